@@ -1,0 +1,190 @@
+/* Shape rules for the ops of ir/ops.def: result types from operand types and attributes.
+ * Rules are conservative: a dim that cannot be known is FA_DIM_UNKNOWN, never a guess. */
+#include "ir/shape_rules.h"
+
+#include <string.h>
+
+static fa_type unknown_type(fa_dtype dt) {
+    fa_type t;
+    memset(&t, 0, sizeof t);
+    t.dtype = dt;
+    t.rank = -1;
+    return t;
+}
+
+static const fa_type *operand_type(const fa_node *n, uint32_t i) {
+    return i < n->num_operands && n->operands[i] ? &n->operands[i]->type : NULL;
+}
+
+/* One broadcast dim: equal dims stay, 1 yields to the other, unknown wins over a symbol. */
+static fa_status broadcast_dim(fa_dim a, fa_dim b, fa_dim *out) {
+    if (fa_dim_equal(a, b) || (!b.sym && b.value == 1)) {
+        *out = a;
+        return FA_OK;
+    }
+    if (!a.sym && a.value == 1) {
+        *out = b;
+        return FA_OK;
+    }
+    if (fa_dim_is_static(a) && fa_dim_is_static(b))
+        return fa_status_make(FA_STATUS_VERIFY, "cannot broadcast dims %lld and %lld",
+                              (long long)a.value, (long long)b.value);
+    /* One is static (not 1) and the other symbolic or unknown: the static one must win at run
+     * time if the program is valid. Two different symbols: unknown. */
+    if (fa_dim_is_static(a) && a.value != 1) {
+        *out = a;
+    } else if (fa_dim_is_static(b) && b.value != 1) {
+        *out = b;
+    } else {
+        out->sym = NULL;
+        out->value = FA_DIM_UNKNOWN;
+    }
+    return FA_OK;
+}
+
+fa_status fa_shape_broadcast(const fa_type *a, const fa_type *b, fa_type *out) {
+    if (a->rank < 0 || b->rank < 0) {
+        *out = unknown_type(a->dtype);
+        return FA_OK;
+    }
+    int rank = a->rank > b->rank ? a->rank : b->rank;
+    fa_type t = unknown_type(a->dtype);
+    t.rank = rank;
+    for (int i = 0; i < rank; i++) {
+        int ia = i - (rank - a->rank), ib = i - (rank - b->rank);
+        fa_dim one = {1, NULL};
+        fa_dim da = ia >= 0 ? a->dims[ia] : one, db = ib >= 0 ? b->dims[ib] : one;
+        FA_TRY(broadcast_dim(da, db, &t.dims[i]));
+    }
+    *out = t;
+    return FA_OK;
+}
+
+fa_status fa_rule_shape_same(const fa_node *n, fa_type *out) {
+    const fa_type *t = operand_type(n, 0);
+    out[0] = t ? *t : unknown_type(FA_DT_INVALID);
+    return FA_OK;
+}
+
+/* Broadcast over every present operand; dtype of operand 0. With |same_dtype|, all operands
+ * must share it. */
+static fa_status broadcast_all(const fa_node *n, bool same_dtype, fa_type *out) {
+    const fa_type *first = operand_type(n, 0);
+    if (!first)
+        return fa_status_make(FA_STATUS_VERIFY, "operand 0 is missing");
+    fa_type acc = *first;
+    for (uint32_t i = 1; i < n->num_operands; i++) {
+        const fa_type *t = operand_type(n, i);
+        if (!t)
+            return fa_status_make(FA_STATUS_VERIFY, "operand %u is missing", i);
+        if (same_dtype && t->dtype != first->dtype)
+            return fa_status_make(FA_STATUS_VERIFY, "operand %u has dtype %s, expected %s", i,
+                                  fa_dtype_name(t->dtype), fa_dtype_name(first->dtype));
+        FA_TRY(fa_shape_broadcast(&acc, t, &acc));
+    }
+    out[0] = acc;
+    return FA_OK;
+}
+
+fa_status fa_rule_shape_broadcast(const fa_node *n, fa_type *out) {
+    return broadcast_all(n, true, out);
+}
+
+fa_status fa_rule_shape_broadcast_lhs_dtype(const fa_node *n, fa_type *out) {
+    return broadcast_all(n, false, out);
+}
+
+fa_status fa_rule_shape_compare(const fa_node *n, fa_type *out) {
+    FA_TRY(broadcast_all(n, true, out));
+    out[0].dtype = FA_DT_BOOL;
+    return FA_OK;
+}
+
+fa_status fa_rule_shape_where(const fa_node *n, fa_type *out) {
+    const fa_type *c = operand_type(n, 0), *x = operand_type(n, 1), *y = operand_type(n, 2);
+    if (!c || !x || !y)
+        return fa_status_make(FA_STATUS_VERIFY, "where needs three operands");
+    if (c->dtype != FA_DT_BOOL)
+        return fa_status_make(FA_STATUS_VERIFY, "condition has dtype %s, expected bool",
+                              fa_dtype_name(c->dtype));
+    if (x->dtype != y->dtype)
+        return fa_status_make(FA_STATUS_VERIFY, "branches have dtypes %s and %s",
+                              fa_dtype_name(x->dtype), fa_dtype_name(y->dtype));
+    fa_type t;
+    FA_TRY(fa_shape_broadcast(c, x, &t));
+    FA_TRY(fa_shape_broadcast(&t, y, &t));
+    t.dtype = x->dtype;
+    out[0] = t;
+    return FA_OK;
+}
+
+fa_status fa_rule_shape_cast(const fa_node *n, fa_type *out) {
+    FA_TRY(fa_rule_shape_same(n, out));
+    const fa_attr *to = fa_node_attr(n, "to");
+    if (!to || to->kind != FA_ATTR_INT)
+        return fa_status_make(FA_STATUS_VERIFY, "cast needs an int attribute 'to'");
+    /* 'to' holds a freeact dtype (the importer maps ONNX's TensorProto codes). */
+    if (to->u.i <= FA_DT_INVALID || to->u.i >= FA_DT_COUNT)
+        return fa_status_make(FA_STATUS_VERIFY, "cast 'to' = %lld is not a dtype",
+                              (long long)to->u.i);
+    out[0].dtype = (fa_dtype)to->u.i;
+    return FA_OK;
+}
+
+/* numpy matmul: 1-D operands are promoted and the added dim removed afterwards; batch dims
+ * broadcast. */
+fa_status fa_rule_shape_matmul(const fa_node *n, fa_type *out) {
+    const fa_type *a = operand_type(n, 0), *b = operand_type(n, 1);
+    if (!a || !b)
+        return fa_status_make(FA_STATUS_VERIFY, "matmul needs two operands");
+    if (a->dtype != b->dtype)
+        return fa_status_make(FA_STATUS_VERIFY, "operands have dtypes %s and %s",
+                              fa_dtype_name(a->dtype), fa_dtype_name(b->dtype));
+    if (a->rank < 0 || b->rank < 0) {
+        out[0] = unknown_type(a->dtype);
+        return FA_OK;
+    }
+    if (a->rank == 0 || b->rank == 0)
+        return fa_status_make(FA_STATUS_VERIFY, "matmul operands must have rank >= 1");
+    fa_dim one = {1, NULL};
+    fa_type ea = *a, eb = *b;
+    if (a->rank == 1) {
+        ea.rank = 2;
+        ea.dims[1] = a->dims[0];
+        ea.dims[0] = one;
+    }
+    if (b->rank == 1) {
+        eb.rank = 2;
+        eb.dims[0] = b->dims[0];
+        eb.dims[1] = one;
+    }
+    fa_dim k1 = ea.dims[ea.rank - 1], k2 = eb.dims[eb.rank - 2];
+    if (fa_dim_is_static(k1) && fa_dim_is_static(k2) && k1.value != k2.value)
+        return fa_status_make(FA_STATUS_VERIFY, "inner dims differ: %lld vs %lld",
+                              (long long)k1.value, (long long)k2.value);
+    fa_type ba = ea, bb = eb, t;
+    ba.rank -= 2;
+    bb.rank -= 2;
+    FA_TRY(fa_shape_broadcast(&ba, &bb, &t));
+    if (t.rank + 2 > FA_MAX_RANK)
+        return fa_status_make(FA_STATUS_VERIFY, "rank exceeds %d", FA_MAX_RANK);
+    t.dims[t.rank++] = ea.dims[ea.rank - 2];
+    t.dims[t.rank++] = eb.dims[eb.rank - 1];
+    if (b->rank == 1)
+        t.rank--;
+    if (a->rank == 1) {
+        t.dims[t.rank - (b->rank == 1 ? 1 : 2)] = t.dims[t.rank - 1];
+        t.rank--;
+    }
+    t.dtype = a->dtype;
+    out[0] = t;
+    return FA_OK;
+}
+
+fa_status fa_node_infer_types(const fa_node *n, fa_type *out, bool *out_has_rule) {
+    fa_shape_fn fn = fa_op_get(n->op)->shape;
+    *out_has_rule = fn != NULL;
+    if (!fn)
+        return FA_OK;
+    return fn(n, out);
+}
