@@ -176,7 +176,7 @@ const fa_output *fa_graph_output(const fa_graph *g, uint32_t i) {
 fa_value *fa_graph_find_value(const fa_graph *g, const char *name) {
     for (uint32_t i = 0; i < g->num_values; i++) {
         fa_value *v = g->values[i];
-        if (v->name && strcmp(v->name, name) == 0 && !(v->def && v->def->dead))
+        if (v->name && strcmp(v->name, name) == 0 && !v->dead)
             return v;
     }
     return NULL;
@@ -419,7 +419,21 @@ void fa_graph_erase_node(fa_graph *g, fa_node *n) {
     }
     unlink_node(g, n);
     n->dead = true;
+    for (uint32_t i = 0; i < n->num_results; i++)
+        n->results[i]->dead = true;
     g->num_live_nodes--;
+}
+
+void fa_graph_erase_const(fa_graph *g, fa_value *v) {
+    FA_ASSERT(v->kind == FA_VALUE_CONST && !v->dead);
+    FA_ASSERT(v->num_uses == 0 && !fa_value_is_output(g, v));
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < g->num_consts; i++)
+        if (g->consts[i] != v)
+            g->consts[k++] = g->consts[i];
+    FA_ASSERT(k + 1 == g->num_consts);
+    g->num_consts = k;
+    v->dead = true;
 }
 
 void fa_graph_move_node(fa_graph *g, fa_node *n, fa_node *before) {

@@ -190,6 +190,7 @@ typedef struct fa_use {
 typedef struct fa_value {
     uint32_t id;
     fa_value_kind kind;
+    bool dead;        /* erased constant, or result of an erased node */
     const char *name; /* NULL if unnamed; constants and inputs always have one */
     fa_type type;
     struct fa_node *def;  /* defining node for RESULT values */
@@ -288,6 +289,9 @@ fa_node *fa_graph_create_node(fa_graph *g, fa_node *before, fa_op op, fa_value *
 /* Unlinks |n| and marks it dead; its operand uses are dropped. Its results must have no uses
  * and must not be graph outputs (asserted). */
 void fa_graph_erase_node(fa_graph *g, fa_node *n);
+/* Removes the constant |v| from the graph (its bytes stay in the arena until the graph dies).
+ * It must have no uses and not be a graph output (asserted). */
+void fa_graph_erase_const(fa_graph *g, fa_value *v);
 /* Moves |n| before |before| (NULL: to the end). */
 void fa_graph_move_node(fa_graph *g, fa_node *n, fa_node *before);
 /* Renumbers value and node ids densely in program order (inputs, constants, then results) and

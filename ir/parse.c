@@ -900,6 +900,8 @@ static fa_status parse_node(parser *ps) {
 static fa_status parse_return(parser *ps) {
     FA_TRY(next(ps));
     while (!is_punct(ps, '}')) {
+        if (ps->tok.kind == T_EOF)
+            return FAIL("unexpected end of input: missing '}'");
         int line = ps->tok.line, col = ps->tok.col;
         fa_value *v;
         FA_TRY(use_value(ps, &v));
@@ -920,6 +922,8 @@ static fa_status parse_return(parser *ps) {
             if (strcmp(fa_graph_output(ps->g, i)->name, name) == 0)
                 return perror_at(ps, line, col, "duplicate output name '%s'", name);
         fa_graph_add_output(ps->g, name, v);
+        if (ps->tok.kind == T_EOF)
+            return FAIL("unexpected end of input: missing '}'");
         if (!is_punct(ps, '}'))
             FA_TRY(expect_punct(ps, ','));
     }

@@ -205,7 +205,7 @@ static fa_status verify_uses(const fa_graph *g, uint32_t *expected) {
                 expected[n->operands[i]->id]++;
     for (uint32_t id = 0; id < nv; id++) {
         const fa_value *v = fa_graph_value(g, id);
-        if (v->def && v->def->dead)
+        if (v->dead)
             continue;
         if (v->num_uses != expected[id])
             return ERR(NULL, "value %%%s (id %u) lists %u uses but %u nodes use it",
@@ -229,7 +229,7 @@ static fa_status verify_names(const fa_graph *g, const char **names) {
     uint32_t k = 0;
     for (uint32_t id = 0; id < fa_graph_num_values(g); id++) {
         const fa_value *v = fa_graph_value(g, id);
-        if (v->name && !(v->def && v->def->dead))
+        if (v->name && !v->dead)
             names[k++] = v->name;
     }
     qsort(names, k, sizeof *names, cmp_str);
