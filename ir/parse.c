@@ -773,36 +773,42 @@ static fa_status parse_attr(parser *ps, fa_node *n) {
 
 #define MAX_RESULTS 256
 
+static void free_result_names(token *toks, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++)
+        free(toks[i].str);
+}
+
 static fa_status parse_node(parser *ps) {
-    int line = ps->tok.line, col = ps->tok.col;
     token result_toks[MAX_RESULTS];
     uint32_t nres = 0;
     for (;;) {
+        fa_status st = FA_OK;
         if (ps->tok.kind != T_PERCENT)
-            return FAIL("expected a result name (%%name)");
-        if (nres == MAX_RESULTS)
-            return FAIL("more than %d results", MAX_RESULTS);
-        result_toks[nres] = ps->tok;
-        /* Result names must survive lexing of later tokens: copy quoted ones. */
-        char *copy = malloc(ps->tok.str_len + 1);
-        if (!copy) {
-            for (uint32_t i = 0; i < nres; i++)
-                free(result_toks[i].str);
-            return FAIL("out of memory");
+            st = FAIL("expected a result name (%%name)");
+        else if (nres == MAX_RESULTS)
+            st = FAIL("more than %d results", MAX_RESULTS);
+        char *copy = st ? NULL : malloc(ps->tok.str_len + 1);
+        if (!st && !copy)
+            st = FAIL("out of memory");
+        if (st) {
+            free_result_names(result_toks, nres);
+            return st;
         }
+        /* Result names must survive lexing of later tokens (quoted ones live in scratch). */
+        result_toks[nres] = ps->tok;
         memcpy(copy, ps->tok.str, ps->tok.str_len);
         copy[ps->tok.str_len] = '\0';
         result_toks[nres++].str = copy;
-        fa_status st = next(ps);
-        if (!st && is_punct(ps, ','))
+        st = next(ps);
+        bool more = !st && is_punct(ps, ',');
+        if (more)
             st = next(ps);
-        else if (!st)
-            break;
         if (st) {
-            for (uint32_t i = 0; i < nres; i++)
-                free(result_toks[i].str);
+            free_result_names(result_toks, nres);
             return st;
         }
+        if (!more)
+            break;
     }
     fa_status st = expect_punct(ps, '=');
     fa_op op = FA_OP_COUNT;
@@ -881,8 +887,7 @@ static fa_status parse_node(parser *ps) {
         st = define_value(ps, n->results[i]);
         ps->tok = saved;
     }
-    for (uint32_t i = 0; i < nres; i++)
-        free(result_toks[i].str);
+    free_result_names(result_toks, nres);
     if (!st) {
         /* Check the node where it stands, so the error has its line. */
         fa_status vs = fa_node_verify_local(n);
@@ -892,8 +897,6 @@ static fa_status parse_node(parser *ps) {
             st = ps->err;
         }
     }
-    (void)line;
-    (void)col;
     return st;
 }
 
