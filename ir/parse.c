@@ -589,6 +589,13 @@ static fa_status parse_tensor(parser *ps, const char *const_name, fa_value **out
         }
         return FA_OK;
     }
+    /* Inline data comes from the text: refuse sizes the rest of the input cannot hold before
+     * allocating (at least one character per dense element, two hex digits per byte). */
+    uint64_t remaining = (uint64_t)(ps->end - ps->p);
+    if ((is_ident(ps, "dense") && count > remaining) ||
+        (is_ident(ps, "hex") && nbytes > remaining / 2))
+        return perror_at(ps, tline, tcol, "constant of %llu elements is larger than the input",
+                         (unsigned long long)count);
     void *data = calloc(1, nbytes ? (size_t)nbytes : 1);
     if (!data)
         return FAIL("out of memory for a constant of %llu bytes", (unsigned long long)nbytes);
