@@ -589,6 +589,10 @@ static fa_status parse_tensor(parser *ps, const char *const_name, fa_value **out
         }
         return FA_OK;
     }
+    if (!is_ident(ps, "dense") && !is_ident(ps, "hex")) {
+        char buf[48];
+        return FAIL("expected dense<, hex< or file<, found %s", describe_tok(ps, buf, sizeof buf));
+    }
     /* Inline data comes from the text: refuse sizes the rest of the input cannot hold before
      * allocating (at least one character per dense element, two hex digits per byte). */
     uint64_t remaining = (uint64_t)(ps->end - ps->p);
@@ -620,7 +624,7 @@ static fa_status parse_tensor(parser *ps, const char *const_name, fa_value **out
             st = next(ps);
         if (!st)
             st = expect_punct(ps, '>');
-    } else if (is_ident(ps, "dense")) {
+    } else { /* dense */
         st = next(ps);
         if (!st)
             st = expect_punct(ps, '<');
@@ -642,9 +646,6 @@ static fa_status parse_tensor(parser *ps, const char *const_name, fa_value **out
             st = next(ps);
         if (!st)
             st = expect_punct(ps, '>');
-    } else {
-        char buf[48];
-        st = FAIL("expected dense<, hex< or file<, found %s", describe_tok(ps, buf, sizeof buf));
     }
     if (!st) {
         st = const_name ? fa_graph_add_const(ps->g, const_name, &type, data, nbytes, out_const)
