@@ -7,7 +7,10 @@
 #include "tools/cli.h"
 
 static const fa_command commands[] = {
+    {"import", "import an ONNX model and print or write its IR", fa_cmd_import},
     {"opt", "run a pass pipeline over a .fir file", fa_cmd_opt},
+    {"run", "run a model on .npy inputs with the reference interpreter", fa_cmd_run},
+    {"eval", "score a model's logits on an evaluation set (accuracy, NLL)", fa_cmd_eval},
 };
 static const unsigned num_commands = sizeof commands / sizeof commands[0];
 
