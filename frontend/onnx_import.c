@@ -15,6 +15,8 @@
 #include "frontend/onnx_internal.h"
 #include "ir/fileio.h"
 
+/* Opsets 11-17 import fully; older models import op by op where the op's meaning is the same
+ * (onnx_opset.c). */
 #define MIN_OPSET 11
 #define MAX_OPSET 17
 
@@ -95,6 +97,7 @@ typedef struct importer {
     name_map values;   /* ONNX name -> fa_value */
     name_map declared; /* ONNX name -> Onnx__ValueInfoProto (value_info and graph outputs) */
     fa_type *types;    /* scratch: FA_ARITY_VARIADIC + 1 result types */
+    int64_t opset;     /* of the default domain */
 } importer;
 
 static fa_status node_error(const importer *imp, const Onnx__NodeProto *np, size_t index,
@@ -328,6 +331,55 @@ static void format_arity(unsigned lo, unsigned hi, char *buf, size_t size) {
         snprintf(buf, size, "%u to %u", lo, hi);
 }
 
+static fa_type retype(fa_node *n, fa_type fallback) {
+    fa_type t = fallback;
+    bool has_rule;
+    fa_status s = fa_node_infer_types(n, &t, &has_rule);
+    if (s || !has_rule)
+        t = fallback;
+    fa_status_free(s);
+    return t;
+}
+
+/* Before opset 13, Softmax, LogSoftmax and Hardmax coerce the input to 2-D at |axis| (default 1)
+ * and normalize over everything after it; the IR op normalizes over one axis (opset 13). On the
+ * last axis the two agree; otherwise this lowers to shape + flatten + op(axis 1) + reshape.
+ * *out is the value that stands for the ONNX output. */
+static fa_status lower_legacy_softmax(importer *imp, fa_node *n, fa_value **out) {
+    fa_graph *g = imp->g;
+    fa_value *x = n->operands[0];
+    int rank = x->type.rank;
+    int64_t axis = fa_node_attr_int(n, "axis", 1);
+    *out = n->results[0];
+    if (rank >= 0 && (axis < -rank || axis >= (rank ? rank : 1)))
+        return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "axis %lld is out of range for rank %d",
+                              (long long)axis, rank);
+    if (rank >= 0 && axis < 0)
+        axis += rank;
+    if ((rank >= 0 && axis == rank - 1) || (rank < 0 && axis == -1)) {
+        fa_node_set_attr_int(g, n, "axis", -1);
+        return FA_OK;
+    }
+    fa_type unknown = fa_type_make(x->type.dtype, 0, NULL);
+    unknown.rank = -1;
+    fa_type ts = fa_type_make(FA_DT_I64, 1, (int64_t[]){rank >= 0 ? rank : FA_DIM_UNKNOWN});
+    fa_node *shape = fa_graph_create_node(g, n, FA_OP_SHAPE, &x, 1, &ts, 1);
+    fa_node *flat = fa_graph_create_node(g, n, FA_OP_FLATTEN, &x, 1, &unknown, 1);
+    fa_node_set_attr_int(g, flat, "axis", axis);
+    flat->results[0]->type = retype(flat, unknown);
+    fa_type orig = n->results[0]->type;
+    fa_node_set_operand(g, n, 0, flat->results[0]);
+    fa_node_set_attr_int(g, n, "axis", 1);
+    n->results[0]->type = flat->results[0]->type;
+    fa_node *back = fa_graph_create_node(g, n->next, FA_OP_RESHAPE,
+                                         (fa_value *[]){n->results[0], shape->results[0]}, 2, &orig,
+                                         1);
+    if (n->name)
+        fa_node_set_name(g, back, n->name);
+    *out = back->results[0];
+    return FA_OK;
+}
+
 static fa_status import_node(importer *imp, const Onnx__NodeProto *np) {
     const char *op_type = np->op_type ? np->op_type : "";
     const char *domain = np->domain ? np->domain : "";
@@ -337,6 +389,11 @@ static fa_status import_node(importer *imp, const Onnx__NodeProto *np) {
             return fa_status_make(FA_STATUS_UNSUPPORTED, "unsupported op (domain '%s')", domain);
         return fa_status_make(FA_STATUS_UNSUPPORTED, "unsupported op");
     }
+    if (!fa_op_get(op)->onnx_domain[0] && imp->opset < fa_onnx_op_min_opset(op_type))
+        return fa_status_make(FA_STATUS_UNSUPPORTED,
+                              "%s at opset %lld is not supported: its meaning changed in opset %d "
+                              "(freeact imports the later form)",
+                              op_type, (long long)imp->opset, fa_onnx_op_min_opset(op_type));
     if (op == FA_OP_CONSTANT)
         return import_constant(imp, np);
     const fa_op_info *info = fa_op_get(op);
@@ -392,19 +449,23 @@ static fa_status import_node(importer *imp, const Onnx__NodeProto *np) {
         fa_node_set_name(imp->g, n, np->name);
     FA_TRY(fa_onnx_attrs_import(imp->g, n, np, &imp->ext));
     FA_TRY(set_result_types(imp, n, np));
+    fa_value *first = nout ? n->results[0] : NULL;
+    if (imp->opset < 13 && (op == FA_OP_SOFTMAX || op == FA_OP_LOG_SOFTMAX || op == FA_OP_HARDMAX))
+        FA_TRY(lower_legacy_softmax(imp, n, &first));
     for (size_t i = 0; i < nout; i++) {
         const char *out = np->output[i];
+        fa_value *v = i == 0 ? first : n->results[i];
         if (!out[0])
             continue;
-        FA_TRY(define_value(imp, out, n->results[i]));
-        fa_value_set_name(imp->g, n->results[i], out);
+        FA_TRY(define_value(imp, out, v));
+        fa_value_set_name(imp->g, v, out);
     }
     return FA_OK;
 }
 
 /* ---- model ----------------------------------------------------------------------------------- */
 
-static fa_status check_opsets(const importer *imp, const Onnx__ModelProto *m) {
+static fa_status check_opsets(importer *imp, const Onnx__ModelProto *m) {
     bool have_default = false;
     for (size_t i = 0; i < m->n_opset_import; i++) {
         const Onnx__OperatorSetIdProto *o = m->opset_import[i];
@@ -412,11 +473,13 @@ static fa_status check_opsets(const importer *imp, const Onnx__ModelProto *m) {
         if (d[0] && strcmp(d, "ai.onnx") != 0)
             continue; /* other domains: their ops are checked one by one */
         int64_t v = o->has_version ? o->version : 0;
-        if (v < MIN_OPSET || v > MAX_OPSET)
+        if (v < 1 || v > MAX_OPSET)
             return fa_status_make(FA_STATUS_UNSUPPORTED,
                                   "%s: opset %lld of the default ONNX domain is not supported "
-                                  "(supported: %d to %d)",
+                                  "(supported: %d to %d, and older ones for ops whose meaning "
+                                  "did not change)",
                                   imp->filename, (long long)v, MIN_OPSET, MAX_OPSET);
+        imp->opset = v;
         have_default = true;
     }
     if (!have_default)

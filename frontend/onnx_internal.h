@@ -73,4 +73,8 @@ typedef struct fa_onnx_alloc {
 
 void fa_onnx_alloc_init(fa_onnx_alloc *a, uint64_t limit);
 
+/* The oldest default-domain opset from which |op_type| has the meaning the IR gives it
+ * (onnx_opset.c); 11 for ops not listed. */
+int fa_onnx_op_min_opset(const char *op_type);
+
 #endif
