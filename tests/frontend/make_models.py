@@ -152,6 +152,9 @@ def bad_models():
     yield "cast_to_string", one_node(
         helper.make_node("Cast", ["x"], ["y"], name="cast", to=TensorProto.STRING), f2, y2)
     yield "opset_18", model([helper.make_node("Relu", ["x"], ["y"], name="act")], f2, y2, opset=18)
+    # Opset 9's Slice took starts/ends as attributes; the IR has the opset-10 form.
+    yield "slice_opset9", model([helper.make_node("Slice", ["x"], ["y"], name="cut", starts=[0],
+                                                  ends=[1])], f2, y2, opset=9)
     yield "ext_dotdot", ext_model("../x.bin")
     yield "ext_absolute", ext_model("/etc/passwd")
     yield "ext_missing", ext_model("missing.bin")
