@@ -172,6 +172,11 @@ static void test_attrs(void) {
     CHECK(fa_node_attr_int(mm, "missing", -5) == -5);
     CHECK(fa_node_remove_attr(mm, "mid") && !fa_node_attr(mm, "mid"));
     CHECK(!fa_node_remove_attr(mm, "mid"));
+    /* The printer writes attributes sorted by name, whatever order they were set in. */
+    fa_node_set_attr_float(g, mm, "beta", 0.5);
+    char *text = fa_graph_print_to_string(g, NULL);
+    CHECK(text && strstr(text, "{alpha = [1, 2, 3], beta = 0.5, zeta = 7}"));
+    free(text);
     fa_graph_destroy(g);
 }
 
