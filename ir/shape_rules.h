@@ -6,6 +6,11 @@
 #include "ir/ir.h"
 
 #define fa_rule_NULL ((fa_shape_fn)0)
+
+/* Helpers shared by ir/shape.c and ir/shape_data.c. */
+fa_type fa_shape_unknown_type(fa_dtype dt); /* rank unknown */
+const fa_type *fa_shape_operand_type(const fa_node *n, uint32_t i); /* NULL if absent */
+
 fa_status fa_rule_shape_same(const fa_node *n, fa_type *out);
 fa_status fa_rule_shape_broadcast(const fa_node *n, fa_type *out);
 fa_status fa_rule_shape_broadcast_lhs_dtype(const fa_node *n, fa_type *out);
