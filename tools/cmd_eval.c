@@ -187,9 +187,10 @@ static fa_status score_batch(const fa_rt_tensor *logits, const fa_rt_tensor *tar
     return FA_OK;
 }
 
+/* Checks an auxiliary array: [n] numbers (rank 1) or [n, s] integers/bools (rank 2; s < 0: any). */
 static fa_status check_aux(const fa_rt_tensor *t, const char *what, int rank, int64_t n,
                            int64_t s) {
-    if (t->rank != rank || t->dims[0] != n || (rank == 2 && t->dims[1] != s) ||
+    if (t->rank != rank || t->dims[0] != n || (rank == 2 && s >= 0 && t->dims[1] != s) ||
         !(fa_dtype_is_int(t->dtype) || t->dtype == FA_DT_BOOL ||
           (rank == 1 && fa_dtype_is_float(t->dtype)))) {
         char d[128];
@@ -248,7 +249,7 @@ static fa_status run_eval(const eval_args *a, const fa_rt_allocator *al) {
     if (!s)
         s = fa_status_prefix(fa_rt_npy_read(a->targets, &targets, al), "--targets");
     if (!s)
-        s = fa_status_prefix(check_aux(&targets, a->targets, 2, N, 0), "--targets");
+        s = fa_status_prefix(check_aux(&targets, a->targets, 2, N, -1), "--targets");
     if (!s)
         s = fa_status_prefix(fa_rt_npy_read(a->mask, &mask, al), "--target-mask");
     if (!s)
