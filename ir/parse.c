@@ -65,6 +65,17 @@ static fa_status perror_at(parser *ps, int line, int col, const char *fmt, ...) 
 
 #define FAIL(...) perror_at(ps, ps->tok.line, ps->tok.col, __VA_ARGS__)
 
+/* A NUL-terminated copy of |len| bytes at |s|, which need not be terminated (names point into
+ * the input buffer). NULL when out of memory. */
+static char *copy_n(const char *s, size_t len) {
+    char *c = malloc(len + 1);
+    if (c) {
+        memcpy(c, s, len);
+        c[len] = '\0';
+    }
+    return c;
+}
+
 /* ---- lexer ---- */
 
 static void advance_char(parser *ps) {
@@ -546,7 +557,7 @@ static fa_status parse_tensor(parser *ps, const char *const_name, fa_value **out
         if (ps->tok.kind != T_STRING)
             return FAIL("expected a file name string");
         int fline = ps->tok.line, fcol = ps->tok.col;
-        char *rel = strdup(ps->tok.str);
+        char *rel = copy_n(ps->tok.str, ps->tok.str_len);
         if (!rel)
             return FAIL("out of memory");
         if (strlen(rel) != ps->tok.str_len || !path_is_safe(rel)) {
@@ -946,7 +957,7 @@ static fa_status parse_graph(parser *ps) {
     FA_TRY(expect_ident(ps, "graph"));
     if (ps->tok.kind != T_AT)
         return FAIL("expected the graph name (@name)");
-    char *gname = strndup(ps->tok.str, ps->tok.str_len);
+    char *gname = copy_n(ps->tok.str, ps->tok.str_len);
     if (!gname)
         return FAIL("out of memory");
     fa_graph_set_name(ps->g, gname);
@@ -957,7 +968,7 @@ static fa_status parse_graph(parser *ps) {
         if (ps->tok.kind != T_PERCENT || ps->tok.numeric_name)
             return FAIL("expected a named graph input (%%name)");
         token name_tok = ps->tok;
-        char *name = strndup(ps->tok.str, ps->tok.str_len);
+        char *name = copy_n(ps->tok.str, ps->tok.str_len);
         if (!name)
             return FAIL("out of memory");
         fa_status st = next(ps);
@@ -992,7 +1003,7 @@ static fa_status parse_graph(parser *ps) {
             if (ps->tok.kind != T_AT)
                 return FAIL("expected a constant name (@name)");
             token name_tok = ps->tok;
-            char *name = strndup(ps->tok.str, ps->tok.str_len);
+            char *name = copy_n(ps->tok.str, ps->tok.str_len);
             if (!name)
                 return FAIL("out of memory");
             const char *key = token_key(ps);
