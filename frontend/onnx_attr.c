@@ -45,45 +45,6 @@ void fa_onnx_alloc_init(fa_onnx_alloc *a, uint64_t limit) {
 
 /* ---- attribute spec -------------------------------------------------------------------------- */
 
-static bool kind_from_spec(const char *k, size_t len, fa_attr_kind *out) {
-    for (int i = FA_ATTR_INT; i <= FA_ATTR_TENSOR; i++) {
-        const char *kn = fa_attr_kind_name((fa_attr_kind)i);
-        if (strlen(kn) == len && memcmp(kn, k, len) == 0) {
-            *out = (fa_attr_kind)i;
-            return true;
-        }
-    }
-    return false;
-}
-
-bool fa_onnx_spec_find(const char *spec, const char *name, fa_attr_kind *out_kind,
-                       bool *out_required) {
-    size_t nlen = strlen(name);
-    const char *p = spec;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        const char *colon = strchr(p, ':');
-        if (!colon)
-            break;
-        const char *end = colon;
-        while (*end && *end != ' ')
-            end++;
-        if ((size_t)(colon - p) == nlen && memcmp(p, name, nlen) == 0) {
-            const char *k = colon + 1;
-            size_t klen = (size_t)(end - k);
-            *out_required = klen > 0 && k[klen - 1] == '!';
-            if (*out_required)
-                klen--;
-            if (!kind_from_spec(k, klen, out_kind))
-                FA_UNREACHABLE(); /* malformed ops.def row */
-            return true;
-        }
-        p = end;
-    }
-    return false;
-}
-
 /* ---- conversion ------------------------------------------------------------------------------ */
 
 static const char *onnx_attr_type_name(int t) {
@@ -247,7 +208,7 @@ fa_status fa_onnx_attrs_import(fa_graph *g, fa_node *n, const Onnx__NodeProto *n
                                       name);
         fa_attr_kind want, have;
         bool required;
-        if (!fa_onnx_spec_find(info->attrs, name, &want, &required))
+        if (!fa_op_attr_spec(n->op, name, &want, &required))
             return fa_status_make(FA_STATUS_UNSUPPORTED, "unsupported attribute '%s'", name);
         int type = attr_type(a);
         if (!kind_of_onnx_type(type, &have) || have != want)

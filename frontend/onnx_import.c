@@ -252,8 +252,8 @@ static fa_status set_result_types(importer *imp, fa_node *n, const Onnx__NodePro
         fa_type t = inf;
         if (has_decl && !merge_types(&decl, &inf, &t)) {
             char a[160], b[160];
-            fa_onnx_format_type(&decl, a, sizeof a);
-            fa_onnx_format_type(&inf, b, sizeof b);
+            fa_type_format(&decl, a, sizeof a);
+            fa_type_format(&inf, b, sizeof b);
             return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
                                   "output '%s' is declared %s but the inputs give %s", oname, a, b);
         }
@@ -277,7 +277,6 @@ static fa_status define_value(importer *imp, const char *name, fa_value *v) {
 
 /* A Constant node becomes a graph constant named after its output. */
 static fa_status import_constant(importer *imp, const Onnx__NodeProto *np) {
-    const fa_op_info *info = fa_op_get(FA_OP_CONSTANT);
     if (np->n_input != 0)
         return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "Constant takes no inputs");
     if (np->n_output != 1 || !np->output[0][0])
@@ -290,7 +289,7 @@ static fa_status import_constant(importer *imp, const Onnx__NodeProto *np) {
     const char *an = a->name ? a->name : "", *name = np->output[0];
     fa_attr_kind kind, have;
     bool required;
-    if (!fa_onnx_spec_find(info->attrs, an, &kind, &required))
+    if (!fa_op_attr_spec(FA_OP_CONSTANT, an, &kind, &required))
         return fa_status_make(FA_STATUS_UNSUPPORTED, "unsupported attribute '%s'", an);
     if (!fa_onnx_attr_kind(a, &have) || have != kind)
         return fa_status_make(FA_STATUS_UNSUPPORTED, "unsupported attribute '%s': expected %s",
@@ -320,15 +319,6 @@ static fa_status import_constant(importer *imp, const Onnx__NodeProto *np) {
     if (s)
         return fa_status_prefix(s, "attribute '%s'", an);
     return map_put(&imp->values, name, v);
-}
-
-static void format_arity(unsigned lo, unsigned hi, char *buf, size_t size) {
-    if (hi == FA_ARITY_VARIADIC)
-        snprintf(buf, size, "at least %u", lo);
-    else if (lo == hi)
-        snprintf(buf, size, "%u", lo);
-    else
-        snprintf(buf, size, "%u to %u", lo, hi);
 }
 
 static fa_type retype(fa_node *n, fa_type fallback) {
@@ -407,12 +397,12 @@ static fa_status import_node(importer *imp, const Onnx__NodeProto *np) {
     char want[48];
     if (nin < info->min_in || (info->max_in != FA_ARITY_VARIADIC && nin > info->max_in) ||
         nin > 100000) {
-        format_arity(info->min_in, info->max_in, want, sizeof want);
+        fa_arity_format(info->min_in, info->max_in, want, sizeof want);
         return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "has %zu inputs, expected %s", nin, want);
     }
     if (nout < info->min_out || (info->max_out != FA_ARITY_VARIADIC && nout > info->max_out) ||
         nout > FA_ARITY_VARIADIC) {
-        format_arity(info->min_out, info->max_out, want, sizeof want);
+        fa_arity_format(info->min_out, info->max_out, want, sizeof want);
         return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "has %zu outputs, expected %s", nout,
                               want);
     }

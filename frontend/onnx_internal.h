@@ -26,9 +26,6 @@ fa_dtype fa_onnx_dtype_to_fa(int64_t onnx_dtype);
  * into |buf|. */
 const char *fa_onnx_dtype_name(int64_t onnx_dtype, char *buf, size_t size);
 
-/* Writes |t| as the printer does ("f32[B,?,4]", "f32[*]") into |buf|. */
-void fa_onnx_format_type(const fa_type *t, char *buf, size_t size);
-
 /* Where external tensor data may come from: the model's folder, or nowhere (|dir| NULL). */
 typedef struct fa_onnx_ext {
     const char *dir;  /* the model's folder as given, NULL: external data refused */
@@ -58,11 +55,6 @@ fa_status fa_onnx_attrs_import(fa_graph *g, fa_node *n, const Onnx__NodeProto *n
 /* The IR kind of ONNX attribute |a| (from its type, or for old files the field that is set);
  * false for kinds the IR has no counterpart for (graphs, sparse tensors, type protos). */
 bool fa_onnx_attr_kind(const Onnx__AttributeProto *a, fa_attr_kind *out_kind);
-
-/* Looks |name| up in an ops.def attribute spec ("a:int b:floats! ..."); sets *out_kind and
- * *out_required. */
-bool fa_onnx_spec_find(const char *spec, const char *name, fa_attr_kind *out_kind,
-                       bool *out_required);
 
 /* A protobuf-c allocator that fails (so unpack fails cleanly) once more than |limit| bytes are
  * live, bounding what a small hostile file can make the parser allocate. */

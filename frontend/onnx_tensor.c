@@ -59,25 +59,6 @@ const char *fa_onnx_dtype_name(int64_t onnx_dtype, char *buf, size_t size) {
     return buf;
 }
 
-void fa_onnx_format_type(const fa_type *t, char *buf, size_t size) {
-    size_t k = (size_t)snprintf(buf, size, "%s[", fa_dtype_name(t->dtype));
-    if (t->rank < 0) {
-        snprintf(buf + k, size - k, "*]");
-        return;
-    }
-    for (int i = 0; i < t->rank && k < size; i++) {
-        const char *sep = i ? "," : "";
-        if (t->dims[i].sym)
-            k += (size_t)snprintf(buf + k, size - k, "%s%s", sep, t->dims[i].sym);
-        else if (t->dims[i].value < 0)
-            k += (size_t)snprintf(buf + k, size - k, "%s?", sep);
-        else
-            k += (size_t)snprintf(buf + k, size - k, "%s%lld", sep, (long long)t->dims[i].value);
-    }
-    if (k < size)
-        snprintf(buf + k, size - k, "]");
-}
-
 /* The static type of |tp| (dtype and dims), checked: supported dtype, rank, non-negative dims,
  * byte size without overflow. */
 static fa_status tensor_type(const Onnx__TensorProto *tp, fa_type *out, uint64_t *out_nbytes) {
@@ -181,7 +162,7 @@ fa_status fa_onnx_tensor_decode(const Onnx__TensorProto *tp, fa_type *out_type, 
     if (tp->has_raw_data) {
         if (tp->raw_data.len != nbytes) {
             char buf[160];
-            fa_onnx_format_type(out_type, buf, sizeof buf);
+            fa_type_format(out_type, buf, sizeof buf);
             return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
                                   "raw_data has %zu bytes but %s needs %llu", tp->raw_data.len,
                                   buf, (unsigned long long)nbytes);

@@ -67,6 +67,8 @@ typedef struct fa_type {
 } fa_type;
 
 fa_type fa_type_make(fa_dtype dt, int rank, const int64_t *dims); /* all dims static */
+/* Writes |t| as the text form does ("f32[B,?,256]", "f32[*]") into |buf|; returns |buf|. */
+const char *fa_type_format(const fa_type *t, char *buf, size_t size);
 bool fa_dim_is_static(fa_dim d);
 bool fa_dim_equal(fa_dim a, fa_dim b); /* same static value, or same symbol */
 bool fa_type_is_static(const fa_type *t); /* known rank and all dims static */
@@ -131,6 +133,16 @@ typedef enum fa_attr_kind {
 } fa_attr_kind;
 
 const char *fa_attr_kind_name(fa_attr_kind k);
+
+/* Walks an op's attribute spec (fa_op_info.attrs): call with *cursor = info->attrs; each call
+ * yields the next attribute's name (NUL-terminated into |name|, |size| >= 64), kind and whether
+ * it is required, and returns false at the end. */
+bool fa_op_attr_spec_next(const char **cursor, char *name, size_t size, fa_attr_kind *out_kind,
+                          bool *out_required);
+/* Whether |op| allows attribute |name|, and of which kind. */
+bool fa_op_attr_spec(fa_op op, const char *name, fa_attr_kind *out_kind, bool *out_required);
+/* "2", "1 to 3" or "at least 1", for arity messages. */
+void fa_arity_format(unsigned lo, unsigned hi, char *buf, size_t size);
 
 /* Where a constant's bytes live. */
 typedef enum fa_storage {

@@ -1,4 +1,5 @@
 /* The op table built from ir/ops.def, and lookups by IR name and by ONNX name. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ir/ir.h"
@@ -41,6 +42,57 @@ bool fa_op_from_onnx(const char *domain, const char *op_type, fa_op *out) {
         }
     }
     return false;
+}
+
+bool fa_op_attr_spec_next(const char **cursor, char *name, size_t size, fa_attr_kind *out_kind,
+                          bool *out_required) {
+    const char *p = *cursor;
+    while (*p == ' ')
+        p++;
+    const char *colon = strchr(p, ':');
+    if (!*p || !colon)
+        return false;
+    const char *end = colon;
+    while (*end && *end != ' ')
+        end++;
+    size_t nlen = (size_t)(colon - p);
+    FA_ASSERT(nlen < size);
+    memcpy(name, p, nlen);
+    name[nlen] = '\0';
+    const char *k = colon + 1;
+    size_t klen = (size_t)(end - k);
+    *out_required = klen > 0 && k[klen - 1] == '!';
+    if (*out_required)
+        klen--;
+    bool found = false;
+    for (int i = FA_ATTR_INT; i <= FA_ATTR_TENSOR && !found; i++) {
+        const char *kn = fa_attr_kind_name((fa_attr_kind)i);
+        if (strlen(kn) == klen && memcmp(kn, k, klen) == 0) {
+            *out_kind = (fa_attr_kind)i;
+            found = true;
+        }
+    }
+    FA_ASSERT(found); /* a malformed ops.def row */
+    *cursor = end;
+    return true;
+}
+
+bool fa_op_attr_spec(fa_op op, const char *name, fa_attr_kind *out_kind, bool *out_required) {
+    const char *cursor = fa_op_get(op)->attrs;
+    char spec_name[64];
+    while (fa_op_attr_spec_next(&cursor, spec_name, sizeof spec_name, out_kind, out_required))
+        if (strcmp(spec_name, name) == 0)
+            return true;
+    return false;
+}
+
+void fa_arity_format(unsigned lo, unsigned hi, char *buf, size_t size) {
+    if (hi == FA_ARITY_VARIADIC)
+        snprintf(buf, size, "at least %u", lo);
+    else if (lo == hi)
+        snprintf(buf, size, "%u", lo);
+    else
+        snprintf(buf, size, "%u to %u", lo, hi);
 }
 
 const char *fa_attr_kind_name(fa_attr_kind k) {

@@ -1,4 +1,5 @@
 /* dtypes, dims and types: names, sizes and overflow-checked element and byte counts. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ir/ir.h"
@@ -44,6 +45,27 @@ fa_type fa_type_make(fa_dtype dt, int rank, const int64_t *dims) {
     for (int i = 0; i < rank && i < FA_MAX_RANK; i++)
         t.dims[i].value = dims[i];
     return t;
+}
+
+const char *fa_type_format(const fa_type *t, char *buf, size_t size) {
+    size_t k = (size_t)snprintf(buf, size, "%s[", fa_dtype_name(t->dtype));
+    if (t->rank < 0) {
+        if (k < size)
+            snprintf(buf + k, size - k, "*]");
+        return buf;
+    }
+    for (int i = 0; i < t->rank && k < size; i++) {
+        const char *sep = i ? "," : "";
+        if (t->dims[i].sym)
+            k += (size_t)snprintf(buf + k, size - k, "%s%s", sep, t->dims[i].sym);
+        else if (t->dims[i].value < 0)
+            k += (size_t)snprintf(buf + k, size - k, "%s?", sep);
+        else
+            k += (size_t)snprintf(buf + k, size - k, "%s%lld", sep, (long long)t->dims[i].value);
+    }
+    if (k < size)
+        snprintf(buf + k, size - k, "]");
+    return buf;
 }
 
 bool fa_dim_is_static(fa_dim d) { return !d.sym && d.value >= 0; }

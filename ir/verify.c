@@ -23,39 +23,6 @@ static fa_status verify_error(const fa_node *n, const char *fmt, ...) {
     return s;
 }
 
-/* Looks |name| up in an op's attribute spec; sets *kind and *required. */
-static bool spec_find(const char *spec, const char *name, fa_attr_kind *kind, bool *required) {
-    size_t nlen = strlen(name);
-    const char *p = spec;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        const char *colon = strchr(p, ':');
-        if (!colon)
-            break;
-        const char *end = colon;
-        while (*end && *end != ' ')
-            end++;
-        if ((size_t)(colon - p) == nlen && memcmp(p, name, nlen) == 0) {
-            const char *k = colon + 1;
-            size_t klen = (size_t)(end - k);
-            *required = klen > 0 && k[klen - 1] == '!';
-            if (*required)
-                klen--;
-            for (int i = FA_ATTR_INT; i <= FA_ATTR_TENSOR; i++) {
-                const char *kn = fa_attr_kind_name((fa_attr_kind)i);
-                if (strlen(kn) == klen && memcmp(kn, k, klen) == 0) {
-                    *kind = (fa_attr_kind)i;
-                    return true;
-                }
-            }
-            FA_UNREACHABLE(); /* malformed ops.def */
-        }
-        p = end;
-    }
-    return false;
-}
-
 static fa_status verify_attrs(const fa_node *n) {
     const fa_op_info *info = fa_op_get(n->op);
     for (uint32_t i = 0; i < n->num_attrs; i++) {
@@ -64,34 +31,19 @@ static fa_status verify_attrs(const fa_node *n) {
             return ERR(n, "attributes not sorted or duplicated at '%s'", a->name);
         fa_attr_kind kind;
         bool required;
-        if (!spec_find(info->attrs, a->name, &kind, &required))
+        if (!fa_op_attr_spec(n->op, a->name, &kind, &required))
             return ERR(n, "unknown attribute '%s'", a->name);
         if (kind != a->kind)
             return ERR(n, "attribute '%s' is %s, expected %s", a->name, fa_attr_kind_name(a->kind),
                        fa_attr_kind_name(kind));
     }
-    /* Required attributes: walk the spec. */
-    const char *p = info->attrs;
-    while (*p) {
-        while (*p == ' ')
-            p++;
-        const char *colon = strchr(p, ':');
-        if (!colon)
-            break;
-        const char *end = colon;
-        while (*end && *end != ' ')
-            end++;
-        if (end[-1] == '!') {
-            char name[64];
-            size_t len = (size_t)(colon - p);
-            FA_ASSERT(len < sizeof name);
-            memcpy(name, p, len);
-            name[len] = '\0';
-            if (!fa_node_attr(n, name))
-                return ERR(n, "missing required attribute '%s'", name);
-        }
-        p = end;
-    }
+    const char *cursor = info->attrs;
+    char name[64];
+    fa_attr_kind kind;
+    bool required;
+    while (fa_op_attr_spec_next(&cursor, name, sizeof name, &kind, &required))
+        if (required && !fa_node_attr(n, name))
+            return ERR(n, "missing required attribute '%s'", name);
     return FA_OK;
 }
 
@@ -101,25 +53,6 @@ static bool dims_compatible(fa_dim declared, fa_dim inferred) {
     if (declared.sym && inferred.sym)
         return declared.sym == inferred.sym;
     return true; /* one side unknown, or symbol vs static: can't tell statically */
-}
-
-static void format_type(const fa_type *t, char *buf, size_t size) {
-    size_t k = (size_t)snprintf(buf, size, "%s[", fa_dtype_name(t->dtype));
-    if (t->rank < 0) {
-        snprintf(buf + k, size - k, "*]");
-        return;
-    }
-    for (int i = 0; i < t->rank && k < size; i++) {
-        const char *sep = i ? "," : "";
-        if (t->dims[i].sym)
-            k += (size_t)snprintf(buf + k, size - k, "%s%s", sep, t->dims[i].sym);
-        else if (t->dims[i].value < 0)
-            k += (size_t)snprintf(buf + k, size - k, "%s?", sep);
-        else
-            k += (size_t)snprintf(buf + k, size - k, "%s%lld", sep, (long long)t->dims[i].value);
-    }
-    if (k < size)
-        snprintf(buf + k, size - k, "]");
 }
 
 static fa_status verify_types(const fa_node *n) {
@@ -142,21 +75,12 @@ static fa_status verify_types(const fa_node *n) {
         }
         if (!ok) {
             char a[128], b[128];
-            format_type(d, a, sizeof a);
-            format_type(t, b, sizeof b);
+            fa_type_format(d, a, sizeof a);
+            fa_type_format(t, b, sizeof b);
             return ERR(n, "result %u has type %s but the operands give %s", i, a, b);
         }
     }
     return FA_OK;
-}
-
-static void format_arity(unsigned lo, unsigned hi, char *buf, size_t size) {
-    if (hi == FA_ARITY_VARIADIC)
-        snprintf(buf, size, "at least %u", lo);
-    else if (lo == hi)
-        snprintf(buf, size, "%u", lo);
-    else
-        snprintf(buf, size, "%u to %u", lo, hi);
 }
 
 fa_status fa_node_verify_local(const fa_node *n) {
@@ -166,12 +90,12 @@ fa_status fa_node_verify_local(const fa_node *n) {
         return ERR(n, "dead node in the node list");
     if (n->num_operands < info->min_in ||
         (info->max_in != FA_ARITY_VARIADIC && n->num_operands > info->max_in)) {
-        format_arity(info->min_in, info->max_in, want, sizeof want);
+        fa_arity_format(info->min_in, info->max_in, want, sizeof want);
         return ERR(n, "has %u operands, expected %s", n->num_operands, want);
     }
     if (n->num_results < info->min_out ||
         (info->max_out != FA_ARITY_VARIADIC && n->num_results > info->max_out)) {
-        format_arity(info->min_out, info->max_out, want, sizeof want);
+        fa_arity_format(info->min_out, info->max_out, want, sizeof want);
         return ERR(n, "has %u results, expected %s", n->num_results, want);
     }
     for (uint32_t i = 0; i < n->num_operands; i++)

@@ -172,23 +172,6 @@ static bool remove_noop(fa_graph *g, fa_node *n, void *user, fa_status *out_stat
 
 /* ---- constants ---- */
 
-static void format_type(const fa_type *t, char *buf, size_t size) {
-    size_t k = (size_t)snprintf(buf, size, "%s[", fa_dtype_name(t->dtype));
-    for (int i = 0; i < t->rank && k < size; i++) {
-        const char *sep = i ? "," : "";
-        if (t->dims[i].sym)
-            k += (size_t)snprintf(buf + k, size - k, "%s%s", sep, t->dims[i].sym);
-        else if (t->dims[i].value < 0)
-            k += (size_t)snprintf(buf + k, size - k, "%s?", sep);
-        else
-            k += (size_t)snprintf(buf + k, size - k, "%s%lld", sep, (long long)t->dims[i].value);
-    }
-    if (t->rank < 0 && k < size)
-        k += (size_t)snprintf(buf + k, size - k, "*");
-    if (k < size)
-        snprintf(buf + k, size - k, "]");
-}
-
 /* A folded value may refine its declared type (static for unknown) but must not contradict it:
  * same dtype, same rank where known, equal static dims. Symbolic dims are accepted, as the
  * verifier does. */
@@ -199,8 +182,8 @@ static fa_status check_refines(const fa_node *n, const fa_type *declared, const 
     if (ok)
         return FA_OK;
     char a[128], b[128], where[256];
-    format_type(declared, a, sizeof a);
-    format_type(t, b, sizeof b);
+    fa_type_format(declared, a, sizeof a);
+    fa_type_format(t, b, sizeof b);
     return fa_status_make(FA_STATUS_VERIFY, "%s: result is declared %s but evaluates to %s",
                           fa_node_describe(n, where, sizeof where), a, b);
 }
