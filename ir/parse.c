@@ -529,6 +529,20 @@ static bool path_is_safe(const char *path) {
     return true;
 }
 
+/* True unless |path| exists and resolves (following symbolic links) outside |dir|. A missing
+ * file passes here; opening it reports the error. */
+static bool path_stays_inside(const char *dir, const char *path) {
+    char *rd = realpath(dir, NULL), *rp = realpath(path, NULL);
+    bool inside = true;
+    if (rd && rp) {
+        size_t n = strlen(rd);
+        inside = strncmp(rp, rd, n) == 0 && (rp[n] == '/' || (n == 1 && rd[0] == '/'));
+    }
+    free(rd);
+    free(rp);
+    return inside;
+}
+
 /* TYPE DATA. Makes the tensor in *out (attribute) or, with |const_name|, a graph constant. */
 static fa_status parse_tensor(parser *ps, const char *const_name, fa_value **out_const,
                               const fa_tensor **out_tensor) {
@@ -589,6 +603,12 @@ static fa_status parse_tensor(parser *ps, const char *const_name, fa_value **out
             sprintf(full, "%s/%s", ps->base_dir, rel);
         else
             strcpy(full, rel);
+        if (!path_stays_inside(blen ? ps->base_dir : ".", full)) {
+            free(full);
+            free(rel);
+            return perror_at(ps, fline, fcol, "file<> path resolves outside the file's folder "
+                                              "(through a symbolic link)");
+        }
         st = fa_graph_add_const_mapped(ps->g, const_name, &type, full, rel, (uint64_t)offset,
                                        out_const);
         free(full);
