@@ -182,6 +182,128 @@ fa_status fa_rule_shape_matmul(const fa_node *n, fa_type *out) {
     return FA_OK;
 }
 
+/* ---- freeact ops ---- */
+
+/* False only when both dims are static and differ, or are different symbols. */
+static bool dims_may_match(fa_dim a, fa_dim b) {
+    if (fa_dim_is_static(a) && fa_dim_is_static(b))
+        return a.value == b.value;
+    if (a.sym && b.sym)
+        return a.sym == b.sym;
+    return true;
+}
+
+static fa_status check_dtype(const fa_type *t, fa_dtype want, const char *what) {
+    if (t->dtype != want)
+        return fa_status_make(FA_STATUS_VERIFY, "%s has dtype %s, expected %s", what,
+                              fa_dtype_name(t->dtype), fa_dtype_name(want));
+    return FA_OK;
+}
+
+/* linear(x [..., K], w [N, K], [bias [N]]) -> [..., N]. */
+fa_status fa_rule_shape_linear(const fa_node *n, fa_type *out) {
+    const fa_type *x = fa_shape_operand_type(n, 0), *w = fa_shape_operand_type(n, 1),
+                  *b = fa_shape_operand_type(n, 2);
+    if (!x || !w)
+        return fa_status_make(FA_STATUS_VERIFY, "linear needs x and w");
+    FA_TRY(check_dtype(w, x->dtype, "w"));
+    if (b)
+        FA_TRY(check_dtype(b, x->dtype, "bias"));
+    if (x->rank == 0)
+        return fa_status_make(FA_STATUS_VERIFY, "x must have rank >= 1");
+    if (w->rank >= 0 && w->rank != 2)
+        return fa_status_make(FA_STATUS_VERIFY, "w must have rank 2 ([N, K]), not %d", w->rank);
+    if (b && b->rank >= 0 && b->rank != 1)
+        return fa_status_make(FA_STATUS_VERIFY, "bias must have rank 1 ([N]), not %d", b->rank);
+    fa_dim unknown = {FA_DIM_UNKNOWN, NULL};
+    fa_dim nd = w->rank == 2 ? w->dims[0] : unknown;
+    if (w->rank == 2 && x->rank > 0 && !dims_may_match(x->dims[x->rank - 1], w->dims[1]))
+        return fa_status_make(FA_STATUS_VERIFY, "x's last dim does not match w's K");
+    if (b && b->rank == 1 && !dims_may_match(b->dims[0], nd))
+        return fa_status_make(FA_STATUS_VERIFY, "bias does not match w's N");
+    if (x->rank < 0) {
+        out[0] = fa_shape_unknown_type(x->dtype);
+        return FA_OK;
+    }
+    out[0] = *x;
+    out[0].dims[x->rank - 1] = nd;
+    return FA_OK;
+}
+
+/* Checks the optional scale/shift operand |i| of a norm: x's dtype, rank at most |tail| (the
+ * normalized dims), each dim x's or (with |broadcast|) 1. */
+static fa_status check_norm_param(const fa_node *n, uint32_t i, const char *what, int tail,
+                                  bool broadcast) {
+    const fa_type *x = fa_shape_operand_type(n, 0), *p = fa_shape_operand_type(n, i);
+    if (!p)
+        return FA_OK;
+    FA_TRY(check_dtype(p, x->dtype, what));
+    if (p->rank < 0 || x->rank < 0)
+        return FA_OK;
+    if (p->rank > tail)
+        return fa_status_make(FA_STATUS_VERIFY, "%s has rank %d, more than the %d normalized dims",
+                              what, p->rank, tail);
+    for (int k = 0; k < p->rank; k++) {
+        fa_dim d = p->dims[k];
+        if (!(broadcast && fa_dim_is_static(d) && d.value == 1) &&
+            !dims_may_match(d, x->dims[x->rank - p->rank + k]))
+            return fa_status_make(FA_STATUS_VERIFY, "%s does not match the normalized dims", what);
+    }
+    return FA_OK;
+}
+
+/* Normalized axis of a norm in [0, rank), or an error; *out = -1 if the rank is unknown. */
+static fa_status norm_first_axis(const fa_node *n, const fa_type *x, int *out) {
+    int64_t axis = fa_node_attr_int(n, "axis", -1);
+    *out = -1;
+    if (x->rank < 0)
+        return FA_OK;
+    if (axis < -x->rank || axis >= x->rank)
+        return fa_status_make(FA_STATUS_VERIFY, "axis %lld is out of range for rank %d",
+                              (long long)axis, x->rank);
+    *out = (int)(axis < 0 ? axis + x->rank : axis);
+    return FA_OK;
+}
+
+static fa_status norm_common(const fa_node *n, fa_type *out) {
+    const fa_type *x = fa_shape_operand_type(n, 0);
+    if (!x)
+        return fa_status_make(FA_STATUS_VERIFY, "operand 0 is missing");
+    if (!fa_dtype_is_float(x->dtype))
+        return fa_status_make(FA_STATUS_VERIFY, "x has dtype %s, expected a float dtype",
+                              fa_dtype_name(x->dtype));
+    out[0] = *x;
+    return FA_OK;
+}
+
+/* rms_norm: the last axis only; gamma exactly [d]. */
+fa_status fa_rule_shape_rms_norm(const fa_node *n, fa_type *out) {
+    FA_TRY(norm_common(n, out));
+    const fa_type *x = fa_shape_operand_type(n, 0), *g = fa_shape_operand_type(n, 1);
+    int ax;
+    FA_TRY(norm_first_axis(n, x, &ax));
+    if (ax >= 0 && ax != x->rank - 1)
+        return fa_status_make(FA_STATUS_VERIFY,
+                              "rms_norm supports only the last axis (-1), not %lld",
+                              (long long)fa_node_attr_int(n, "axis", -1));
+    if (ax < 0 && fa_node_attr_int(n, "axis", -1) != -1)
+        return fa_status_make(FA_STATUS_VERIFY, "rms_norm supports only the last axis (-1)");
+    if (g && g->rank >= 0 && g->rank != 1)
+        return fa_status_make(FA_STATUS_VERIFY, "gamma must have rank 1 ([d]), not %d", g->rank);
+    return check_norm_param(n, 1, "gamma", 1, false);
+}
+
+/* layer_norm: dims [axis, rank); gamma and beta broadcast to them. */
+fa_status fa_rule_shape_layer_norm(const fa_node *n, fa_type *out) {
+    FA_TRY(norm_common(n, out));
+    const fa_type *x = fa_shape_operand_type(n, 0);
+    int ax;
+    FA_TRY(norm_first_axis(n, x, &ax));
+    int tail = ax >= 0 ? x->rank - ax : FA_MAX_RANK;
+    FA_TRY(check_norm_param(n, 1, "gamma", tail, true));
+    return check_norm_param(n, 2, "beta", tail, true);
+}
+
 fa_status fa_node_infer_types(const fa_node *n, fa_type *out, bool *out_has_rule) {
     fa_shape_fn fn = fa_op_get(n->op)->shape;
     *out_has_rule = fn != NULL;

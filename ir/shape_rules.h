@@ -42,5 +42,9 @@ fa_status fa_rule_shape_gather_elements(const fa_node *n, fa_type *out);
 fa_status fa_rule_shape_same_bool(const fa_node *n, fa_type *out);
 fa_status fa_rule_shape_cast_like(const fa_node *n, fa_type *out);
 fa_status fa_rule_shape_dropout(const fa_node *n, fa_type *out);
+/* freeact ops (ir/shape.c) */
+fa_status fa_rule_shape_linear(const fa_node *n, fa_type *out);
+fa_status fa_rule_shape_rms_norm(const fa_node *n, fa_type *out);
+fa_status fa_rule_shape_layer_norm(const fa_node *n, fa_type *out);
 
 #endif

@@ -327,6 +327,13 @@ fa_status fa_rt_interp_exec_node(const fa_node *n, const fa_rt_tensor *const *in
                                 fa_node_attr_float(n, "epsilon", 1e-5), out,
                                 n->num_results > 1 ? &outs[1] : NULL,
                                 n->num_results > 2 ? &outs[2] : NULL, al);
+    case FA_OP_RMS_NORM:
+    case FA_OP_LAYER_NORM:
+        if (!fa_node_attr(n, "epsilon"))
+            return fa_rt_err(name, "attribute epsilon is required");
+        return fa_rt_norm(n->op == FA_OP_RMS_NORM ? FA_RT_NORM_RMS : FA_RT_NORM_LAYER, ins[0],
+                          OPT(1), OPT(2), fa_node_attr_int(n, "axis", -1),
+                          fa_node_attr_float(n, "epsilon", 0.0), out, al);
     case FA_OP_REDUCE_MEAN: return exec_reduce(n, FA_RT_REDUCE_MEAN, name, ins, nin, out, al);
     case FA_OP_REDUCE_SUM: return exec_reduce(n, FA_RT_REDUCE_SUM, name, ins, nin, out, al);
     case FA_OP_REDUCE_MAX: return exec_reduce(n, FA_RT_REDUCE_MAX, name, ins, nin, out, al);

@@ -179,6 +179,20 @@ fa_status fa_rt_instance_norm(fa_rt_in x, fa_rt_in scale, fa_rt_in bias, double 
 fa_status fa_rt_mean_variance_norm(fa_rt_in x, const int64_t *axes, uint32_t naxes,
                                    fa_rt_tensor *out, fa_rt_al al);
 
+/* ---- norm.c: freeact's normalization ops ---- */
+
+typedef enum fa_rt_norm_kind {
+    FA_RT_NORM_RMS,   /* rms_norm: y = x / sqrt(mean(x^2) + epsilon) * gamma, last axis only */
+    FA_RT_NORM_LAYER, /* layer_norm: y = (x - mean) / sqrt(var + epsilon) * gamma + beta */
+} fa_rt_norm_kind;
+
+/* freeact rms_norm / layer_norm over x's dims [axis, rank) (ops.def has the semantics).
+ * rms_norm: |axis| must name the last dim, |gamma| is [d] or NULL, |beta| must be NULL.
+ * layer_norm: |gamma| / |beta| broadcast unidirectionally to the normalized dims, NULL meaning
+ * 1 / 0. Statistics accumulate in double; the output has x's dtype and shape. */
+fa_status fa_rt_norm(fa_rt_norm_kind kind, fa_rt_in x, fa_rt_in gamma, fa_rt_in beta,
+                     int64_t axis, double epsilon, fa_rt_tensor *out, fa_rt_al al);
+
 /* ---- pool.c ---- */
 
 typedef struct fa_rt_pool_params {
