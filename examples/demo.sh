@@ -1,0 +1,37 @@
+#!/bin/sh
+# The freeact demo: import the example diffusion LLM, clean it up and fuse its linear layers and
+# RMSNorms with the pass pipeline, and evaluate it with the reference runtime against the metrics
+# PyTorch measured at export time. (Quantizing it with FreeAct arrives with the quantization
+# issue; this demo grows with it.)
+set -eu
+cd "$(dirname "$0")/.."
+fa=build/bin/freeact
+ex=examples/dllm
+out=build/demo
+mkdir -p "$out"
+
+op_counts() { # the most frequent ops of a .fir file
+    sed -n 's/^  %[^=]* = \([a-z_]*\)(.*/\1/p' "$1" | sort | uniq -c | sort -rn | head -"$2" |
+        awk '{printf "%s %s", sep, $2 " " $1; sep = ","} END {print ""}'
+}
+
+echo "== 1. import $ex/model.onnx"
+"$fa" import "$ex/model.onnx" -o "$out/dllm.fir"
+echo "   $(grep -c '^  %' "$out/dllm.fir") nodes:$(op_counts "$out/dllm.fir" 8)"
+
+echo "== 2. optimize: canonicalize, cse, fuse-norms, fuse-linear, dce"
+"$fa" opt "$out/dllm.fir" --passes=canonicalize,cse,fuse-norms,fuse-linear,dce --verify-each -v \
+    -o "$out/dllm.opt.fir" 2>&1 | sed 's/^/   /'
+echo "   $(grep -c '^  %' "$out/dllm.opt.fir") nodes:$(op_counts "$out/dllm.opt.fir" 8)"
+
+echo "== 3. evaluate the optimized graph with the reference runtime"
+"$fa" eval "$out/dllm.opt.fir" --input input_ids=$ex/eval_input_ids.npy \
+    --targets $ex/eval_targets.npy --target-mask $ex/eval_target_mask.npy \
+    --group-by $ex/eval_ratio.npy | sed 's/^group /mask ratio /; s/^/   /'
+
+echo "== PyTorch at export time ($ex/metrics.json)"
+awk '/"(all|ratio_[0-9.]+)": \{/ {gsub(/[":{ ]/, ""); key = $0}
+     key && /"accuracy"/ {gsub(/[",]/, ""); acc = $2}
+     key && /"mean_nll"/ {gsub(/[",]/, ""); nll = $2}
+     key && /"tokens"/ {gsub(/[",]/, ""); printf "   %-14s token_accuracy %.4f  nll %.4f  tokens %s\n", key ":", acc, nll, $2; key = ""}' \
+    "$ex/metrics.json"
