@@ -91,8 +91,10 @@ static void slot_use(slot *slots, const fa_value *v, const fa_rt_allocator *al) 
         slot_release(s, al);
 }
 
-/* Runs node |n|, storing its results in |slots|. */
-static fa_status run_node(const fa_node *n, slot *slots, const fa_rt_allocator *al) {
+/* Runs node |n| (after showing its operands to |observe|, if any), storing its results in
+ * |slots|. */
+static fa_status run_node(const fa_node *n, slot *slots, const fa_rt_allocator *al,
+                          fa_rt_interp_observer observe, void *user) {
     enum { MAX_IO = 512 };
     const fa_rt_tensor *ins[MAX_IO];
     fa_rt_tensor outs[MAX_IO];
@@ -109,6 +111,8 @@ static fa_status run_node(const fa_node *n, slot *slots, const fa_rt_allocator *
                                   value_name(v));
         ins[i] = &slots[v->id].t;
     }
+    if (observe)
+        FA_TRY(observe(n, ins, user));
     FA_TRY(fa_rt_interp_exec_node(n, ins, n->num_operands, outs, owned, al));
     for (uint32_t i = 0; i < n->num_results; i++) {
         slot *s = &slots[n->results[i]->id];
@@ -126,6 +130,13 @@ static fa_status run_node(const fa_node *n, slot *slots, const fa_rt_allocator *
 
 fa_status fa_rt_interp_run(const fa_graph *g, const fa_rt_tensor *inputs, uint32_t num_inputs,
                            fa_rt_tensor *outputs, const fa_rt_allocator *al) {
+    return fa_rt_interp_run_observed(g, inputs, num_inputs, outputs, al, NULL, NULL);
+}
+
+fa_status fa_rt_interp_run_observed(const fa_graph *g, const fa_rt_tensor *inputs,
+                                    uint32_t num_inputs, fa_rt_tensor *outputs,
+                                    const fa_rt_allocator *al, fa_rt_interp_observer observe,
+                                    void *user) {
     uint32_t nv = fa_graph_num_values(g), nin = fa_graph_num_inputs(g);
     uint32_t nout = fa_graph_num_outputs(g);
     for (uint32_t i = 0; i < nout; i++)
@@ -176,7 +187,7 @@ fa_status fa_rt_interp_run(const fa_graph *g, const fa_rt_tensor *inputs, uint32
     for (const fa_node *n = fa_graph_first_node(g); n && !s; n = n->next) {
         if (n->dead)
             continue;
-        s = run_node(n, slots, al);
+        s = run_node(n, slots, al, observe, user);
         if (s) {
             char where[256];
             s = fa_status_prefix(s, "%s", fa_node_describe(n, where, sizeof where));

@@ -18,6 +18,19 @@
 fa_status fa_rt_interp_run(const fa_graph *g, const fa_rt_tensor *inputs, uint32_t num_inputs,
                            fa_rt_tensor *outputs, const fa_rt_allocator *al);
 
+/* Called before each node runs, with its operand tensors (n->num_operands entries, NULL for an
+ * omitted optional operand), lent for the duration of the call. An error stops the run; the
+ * interpreter returns it prefixed with the node, as for a kernel error. */
+typedef fa_status (*fa_rt_interp_observer)(const fa_node *n, const fa_rt_tensor *const *operands,
+                                           void *user);
+
+/* fa_rt_interp_run that calls |observe| (with |user|) before each node; same contract
+ * otherwise. fa_rt_interp_run is this with no observer. */
+fa_status fa_rt_interp_run_observed(const fa_graph *g, const fa_rt_tensor *inputs,
+                                    uint32_t num_inputs, fa_rt_tensor *outputs,
+                                    const fa_rt_allocator *al, fa_rt_interp_observer observe,
+                                    void *user);
+
 /* Executes one node on already computed operands |ins| (|nin| entries, NULL for an omitted
  * optional operand). Fills |outs| (n->num_results entries); |out_owned[i]| false means outs[i]
  * borrows graph memory (a Constant node's tensor) and must not be freed. Errors name the op but

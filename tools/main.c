@@ -11,6 +11,7 @@ static const fa_command commands[] = {
     {"opt", "run a pass pipeline over a .fir file", fa_cmd_opt},
     {"run", "run a model on .npy inputs with the reference interpreter", fa_cmd_run},
     {"eval", "score a model's logits on an evaluation set (accuracy, NLL)", fa_cmd_eval},
+    {"stats", "activation statistics per linear-layer input and token type", fa_cmd_stats},
 };
 static const unsigned num_commands = sizeof commands / sizeof commands[0];
 
