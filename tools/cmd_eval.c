@@ -102,16 +102,6 @@ static int parse_args(int argc, char **argv, eval_args *a) {
     return -1;
 }
 
-/* A view of rows [r0, r0 + n) of |t| along axis 0. */
-static fa_rt_tensor row_view(const fa_rt_tensor *t, int64_t r0, int64_t n) {
-    uint64_t row_bytes = t->dims[0] ? t->nbytes / (uint64_t)t->dims[0] : 0;
-    int64_t dims[FA_MAX_RANK];
-    memcpy(dims, t->dims, sizeof dims);
-    dims[0] = n;
-    return fa_rt_tensor_view(t->dtype, t->rank, dims, (const char *)t->data + row_bytes * r0,
-                             row_bytes * (uint64_t)n);
-}
-
 static score *group_for(score *groups, int *ngroups, double key, bool *overflow) {
     for (int i = 0; i < *ngroups; i++)
         if (groups[i].value == key)
@@ -269,7 +259,7 @@ static fa_status run_eval(const eval_args *a, const fa_rt_allocator *al) {
     for (int64_t r0 = 0; !s && r0 < N; r0 += a->batch) {
         int64_t n = N - r0 < a->batch ? N - r0 : a->batch;
         for (uint32_t i = 0; i < nin; i++)
-            views[i] = row_view(&inputs[i], r0, n);
+            views[i] = fa_tool_tensor_rows(&inputs[i], r0, n);
         if (progress)
             fprintf(stderr, "\reval: rows %lld-%lld of %lld", (long long)r0, (long long)(r0 + n),
                     (long long)N);

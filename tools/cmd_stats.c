@@ -115,16 +115,6 @@ static int parse_args(int argc, char **argv, stats_args *a) {
     return -1;
 }
 
-/* A view of rows [r0, r0 + n) of |t| along axis 0. */
-static fa_rt_tensor row_view(const fa_rt_tensor *t, int64_t r0, int64_t n) {
-    uint64_t row_bytes = t->dims[0] ? t->nbytes / (uint64_t)t->dims[0] : 0;
-    int64_t dims[FA_MAX_RANK];
-    memcpy(dims, t->dims, sizeof dims);
-    dims[0] = n;
-    return fa_rt_tensor_view(t->dtype, t->rank, dims, (const char *)t->data + row_bytes * r0,
-                             row_bytes * (uint64_t)n);
-}
-
 /* ---- output ---------------------------------------------------------------------------------- */
 
 static void json_string(const char *s) {
@@ -341,10 +331,10 @@ static fa_status run_stats(const stats_args *a, const fa_rt_allocator *al) {
     for (int64_t r0 = 0; !s && r0 < rows; r0 += a->batch) {
         int64_t n = rows - r0 < a->batch ? rows - r0 : a->batch;
         for (uint32_t i = 0; i < nin; i++)
-            views[i] = row_view(&inputs[i], r0, n);
+            views[i] = fa_tool_tensor_rows(&inputs[i], r0, n);
         fa_rt_tensor src_view = {0};
         if (src)
-            src_view = row_view(src, r0, n);
+            src_view = fa_tool_tensor_rows(src, r0, n);
         if (progress)
             fprintf(stderr, "\rstats: rows %lld-%lld of %lld", (long long)r0, (long long)(r0 + n),
                     (long long)rows);

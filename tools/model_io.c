@@ -77,3 +77,12 @@ fa_status fa_tool_inputs_read(const fa_graph *g, const fa_binding *bindings, int
                                   fa_graph_input(g, i)->name);
     return FA_OK;
 }
+
+fa_rt_tensor fa_tool_tensor_rows(const fa_rt_tensor *t, int64_t r0, int64_t n) {
+    uint64_t row_bytes = t->dims[0] ? t->nbytes / (uint64_t)t->dims[0] : 0;
+    int64_t dims[FA_MAX_RANK];
+    memcpy(dims, t->dims, sizeof dims);
+    dims[0] = n;
+    return fa_rt_tensor_view(t->dtype, t->rank, dims, (const char *)t->data + row_bytes * r0,
+                             row_bytes * (uint64_t)n);
+}

@@ -27,4 +27,7 @@ fa_status fa_tool_model_load(const char *path, fa_graph **out);
 fa_status fa_tool_inputs_read(const fa_graph *g, const fa_binding *bindings, int n,
                               fa_rt_tensor *tensors, const fa_rt_allocator *al);
 
+/* A view (no copy) of rows [r0, r0 + n) of |t| along axis 0; the caller keeps them in range. */
+fa_rt_tensor fa_tool_tensor_rows(const fa_rt_tensor *t, int64_t r0, int64_t n);
+
 #endif
