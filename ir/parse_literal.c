@@ -12,16 +12,23 @@
 
 /* ---- types and literals ---- */
 
+/* Copies the current token's text, NUL-terminated, into |buf| for strtoll/strtod; a token too
+ * long for it is an error ("|what| literal too long"). */
+static fa_status token_text(parser *ps, char *buf, size_t size, const char *what) {
+    if (ps->tok.len >= size)
+        return FAIL("%s literal too long", what);
+    memcpy(buf, ps->tok.start, ps->tok.len);
+    buf[ps->tok.len] = '\0';
+    return FA_OK;
+}
+
 fa_status fa_parse_int(parser *ps, int64_t *out) {
     if (ps->tok.kind != T_NUMBER) {
         char buf[48];
         return FAIL("expected an integer, found %s", fa_parse_describe_tok(ps, buf, sizeof buf));
     }
     char buf[64];
-    if (ps->tok.len >= sizeof buf)
-        return FAIL("integer literal too long");
-    memcpy(buf, ps->tok.start, ps->tok.len);
-    buf[ps->tok.len] = '\0';
+    FA_TRY(token_text(ps, buf, sizeof buf, "integer"));
     char *endp;
     errno = 0;
     long long v = strtoll(buf, &endp, 10);
@@ -44,10 +51,7 @@ fa_status fa_parse_float(parser *ps, double *out) {
         char d[48];
         return FAIL("expected a number, found %s", fa_parse_describe_tok(ps, d, sizeof d));
     }
-    if (ps->tok.len >= sizeof buf)
-        return FAIL("number literal too long");
-    memcpy(buf, ps->tok.start, ps->tok.len);
-    buf[ps->tok.len] = '\0';
+    FA_TRY(token_text(ps, buf, sizeof buf, "number"));
     char *endp;
     double v = strtod(buf, &endp);
     if (*endp != '\0' || endp == buf || (isalpha((unsigned char)buf[buf[0] == '-' || buf[0] == '+']) &&
@@ -124,10 +128,7 @@ static fa_status store_element(parser *ps, fa_dtype dt, void *data, uint64_t i) 
     bool is_u64 = dt == FA_DT_U64;
     if (is_u64 && ps->tok.kind == T_NUMBER && ps->tok.start[0] != '-') {
         char buf[32];
-        if (ps->tok.len >= sizeof buf)
-            return FAIL("integer literal too long");
-        memcpy(buf, ps->tok.start, ps->tok.len);
-        buf[ps->tok.len] = '\0';
+        FA_TRY(token_text(ps, buf, sizeof buf, "integer"));
         char *endp;
         errno = 0;
         unsigned long long u = strtoull(buf, &endp, 10);
