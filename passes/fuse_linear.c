@@ -40,19 +40,6 @@ static void erase_if_unused(fa_graph *g, fa_value *c) {
         fa_graph_erase_const(g, c);
 }
 
-/* "<base>.t", or "<base>.t1", "<base>.t2", ... if that name is taken; malloc'ed (NULL: out of
- * memory). */
-static char *fresh_name(const fa_graph *g, const char *base) {
-    size_t size = strlen(base) + 16;
-    char *name = malloc(size);
-    if (!name)
-        return NULL;
-    snprintf(name, size, "%s.t", base);
-    for (unsigned k = 1; fa_graph_find_value(g, name); k++)
-        snprintf(name, size, "%s.t%u", base, k);
-    return name;
-}
-
 /* Makes room for one more entry in |st|; false if out of memory. */
 static bool state_reserve(linear_state *st) {
     if (st->count < st->cap)
@@ -81,7 +68,7 @@ static fa_status transposed(fa_graph *g, linear_state *st, fa_value *w, fa_value
     FA_TRY(fa_type_num_bytes(&w->type, &nbytes));
     size_t k = (size_t)w->type.dims[0].value, n = (size_t)w->type.dims[1].value;
     size_t esize = fa_dtype_bits(w->type.dtype) / 8;
-    char *buf = malloc(nbytes ? (size_t)nbytes : 1), *name = fresh_name(g, w->name);
+    char *buf = malloc(nbytes ? (size_t)nbytes : 1), *name = fa_rewrite_fresh_name(g, w->name, "t");
     fa_status s = FA_OK;
     if (!buf || !name || !state_reserve(st)) {
         s = fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory transposing @%s", w->name);

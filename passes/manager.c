@@ -11,12 +11,14 @@ extern const fa_pass fa_pass_cse;
 extern const fa_pass fa_pass_dce;
 extern const fa_pass fa_pass_fuse_linear;
 extern const fa_pass fa_pass_fuse_norms;
+extern const fa_pass fa_pass_fold_norms;
 
 /* Adding a pass: one line here (sorted by name), plus passes/<name>.c and a golden test. */
 static const fa_pass *const registry[] = {
     &fa_pass_canonicalize,
     &fa_pass_cse,
     &fa_pass_dce,
+    &fa_pass_fold_norms,
     &fa_pass_fuse_linear,
     &fa_pass_fuse_norms,
 };

@@ -7,6 +7,7 @@
  * replacements), the producers of n's operands (they may have lost their last use), and every
  * node that defines or uses a value created by the rewrite. Erased nodes stay in arena memory
  * marked dead, so stale worklist entries are skipped, never dereferenced after free. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,4 +157,15 @@ fa_status fa_rewrite_greedy(fa_graph *g, const fa_pattern *patterns, unsigned nu
     if (out_changed)
         *out_changed = changed_any;
     return status;
+}
+
+char *fa_rewrite_fresh_name(const fa_graph *g, const char *base, const char *suffix) {
+    size_t size = strlen(base) + strlen(suffix) + 16;
+    char *name = malloc(size);
+    if (!name)
+        return NULL;
+    snprintf(name, size, "%s.%s", base, suffix);
+    for (unsigned k = 1; fa_graph_find_value(g, name); k++)
+        snprintf(name, size, "%s.%s%u", base, suffix, k);
+    return name;
 }

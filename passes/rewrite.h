@@ -20,4 +20,8 @@ typedef struct fa_pattern {
 fa_status fa_rewrite_greedy(fa_graph *g, const fa_pattern *patterns, unsigned num_patterns,
                             void *user, unsigned max_iterations, bool *out_changed);
 
+/* A constant or value name "<base>.<suffix>", or "<base>.<suffix>1", "<base>.<suffix>2", ... if
+ * that name is taken in |g|; malloc'ed, the caller frees it (NULL: out of memory). */
+char *fa_rewrite_fresh_name(const fa_graph *g, const char *base, const char *suffix);
+
 #endif
