@@ -531,6 +531,20 @@ fa_status fa_rt_interp_exec_node(const fa_node *n, const fa_rt_tensor *const *in
                                   fa_node_attr_int(n, "K", 0), fa_node_attr_int(n, "N", 0),
                                   fa_node_attr_int(n, "bits", 4),
                                   fa_node_attr_int(n, "block_size", 0), out, al);
+    case FA_OP_TOKEN_TYPE:
+        return fa_rt_token_type(fa_node_attr_string(n, "rule", ""), ins[0], out, al);
+    case FA_OP_ROUTED_TRANSFORM:
+        if (!OPT(2))
+            return fa_rt_err(name, "operand 2 (a) is missing");
+        return fa_rt_routed_transform(ins[0], OPT(1), ins[2], out, al);
+    case FA_OP_QUANTIZE:
+        return fa_rt_quantize(ins[0], OPT(1), OPT(2), fa_node_attr_int(n, "bits", 0), &outs[0],
+                              &outs[1], al);
+    case FA_OP_QLINEAR:
+        return fa_rt_qlinear(ins[0], ins[1], ins[2], ins[3], OPT(4),
+                             fa_node_attr_int(n, "group", 0), out, al);
+    case FA_OP_DEQUANTIZE:
+        return fa_rt_dequantize(ins[0], ins[1], fa_node_attr_int(n, "group", 0), out, al);
     default:
         if (unop_of(n->op, &uop)) {
             double alpha, beta;

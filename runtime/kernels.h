@@ -316,4 +316,27 @@ fa_status fa_rt_matmul_nbits(fa_rt_in a, fa_rt_in b, fa_rt_in scales, fa_rt_in z
                              fa_rt_in bias, int64_t k, int64_t n, int64_t bits, int64_t block_size,
                              fa_rt_tensor *out, fa_rt_al al);
 
+/* ---- qops.c: the quantized graph's ops (ir/ops.def has the exact semantics) ---- */
+
+/* token_type: parses |rule| (runtime/token_type.h) and evaluates it into u8 [B, T], B and T the
+ * first two dims of |src| (rank >= 2; for input / == rules exactly [B, T], integer or bool). */
+fa_status fa_rt_token_type(const char *rule, fa_rt_in src, fa_rt_tensor *out, fa_rt_al al);
+/* routed_transform: y[r, :] = x[r, :] a[tt[r]] over the rows r of x [..., d] (f32); |tt| u8 with
+ * x's dims but the last, or NULL (type 0); a f32 [K, d, d], 1 <= K <= 8. A type >= K is an error
+ * naming the token (flat row index). */
+fa_status fa_rt_routed_transform(fa_rt_in x, fa_rt_in tt, fa_rt_in a, fa_rt_tensor *out,
+                                 fa_rt_al al);
+/* quantize: per-row symmetric |bits| (4 or 8) quantization of x f32 [..., d] into
+ * |out_codes| i8 [..., d] and |out_scales| f32 [..., 1]; |tt| (NULL: type 0) picks each row's
+ * ratio in |clip| f32 [K] (NULL: 1.0). Non-finite inputs are errors naming the row. */
+fa_status fa_rt_quantize(fa_rt_in x, fa_rt_in tt, fa_rt_in clip, int64_t bits,
+                         fa_rt_tensor *out_codes, fa_rt_tensor *out_scales, fa_rt_al al);
+/* qlinear: codes i8 [..., K], scales f32 [..., 1], wq i8 / i4 [N, K], wscale f32 [N, G] (G = K /
+ * |group|, or 1 when |group| is 0), bias f32 [N] or NULL -> f32 [..., N]. */
+fa_status fa_rt_qlinear(fa_rt_in codes, fa_rt_in scales, fa_rt_in wq, fa_rt_in wscale,
+                        fa_rt_in bias, int64_t group, fa_rt_tensor *out, fa_rt_al al);
+/* dequantize: wq i8 / i4 [N, K] times wscale f32 [N, G] per group -> f32 [N, K]. */
+fa_status fa_rt_dequantize(fa_rt_in wq, fa_rt_in wscale, int64_t group, fa_rt_tensor *out,
+                           fa_rt_al al);
+
 #endif
