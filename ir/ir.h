@@ -359,6 +359,12 @@ typedef struct fa_print_options {
      * which case their file reference is kept. */
     uint64_t inline_limit;
     bool elide_large; /* print big inline constants as "dense_elided" (not parseable) */
+    /* When set, every constant bigger than |inline_limit| bytes (mapped ones included) is written
+     * to this FILE* at a 64-byte aligned offset and printed as file<"data_file_name", offset>;
+     * |data_file_name| is the reference as the .fir should record it (relative to the .fir's
+     * folder). Write errors are reported as FA_STATUS_IO. */
+    void *data_file;
+    const char *data_file_name;
 } fa_print_options;
 
 /* Prints |g| in textual form. The output is deterministic. Returns FA_STATUS_IO on write errors. */

@@ -15,6 +15,7 @@ typedef struct printer {
     const fa_print_options *opts;
     uint32_t *numbers; /* value id -> print number for unnamed values, UINT32_MAX if none */
     uint32_t next_number;
+    uint64_t data_offset; /* bytes written to opts->data_file so far */
 } printer;
 
 bool fa_text_is_bare_name(const char *s) {
@@ -154,6 +155,19 @@ static void print_tensor(printer *p, const fa_tensor *t) {
     FILE *f = p->f;
     fa_text_print_type(f, &t->type);
     fputc(' ', f);
+    if (p->opts->data_file && t->nbytes > p->opts->inline_limit) {
+        FILE *df = p->opts->data_file;
+        static const char zeros[64];
+        uint64_t pad = (64 - p->data_offset % 64) % 64;
+        fwrite(zeros, 1, (size_t)pad, df);
+        uint64_t off = p->data_offset + pad;
+        fwrite(t->data, 1, (size_t)t->nbytes, df);
+        p->data_offset = off + t->nbytes;
+        fputs("file<", f);
+        fa_text_print_string(f, p->opts->data_file_name);
+        fprintf(f, ", %llu>", (unsigned long long)off);
+        return;
+    }
     if (t->storage == FA_STORAGE_MAPPED && t->file) {
         fputs("file<", f);
         fa_text_print_string(f, t->file);
@@ -274,8 +288,8 @@ static void print_node(printer *p, const fa_node *n) {
 }
 
 fa_status fa_graph_print(const fa_graph *g, const fa_print_options *opts, void *file) {
-    static const fa_print_options defaults = {4096, false};
-    printer p = {file, g, opts ? opts : &defaults, NULL, 0};
+    static const fa_print_options defaults = {4096, false, NULL, NULL};
+    printer p = {file, g, opts ? opts : &defaults, NULL, 0, 0};
     uint32_t nv = fa_graph_num_values(g);
     p.numbers = malloc(sizeof *p.numbers * (nv + 1));
     if (!p.numbers)
@@ -317,6 +331,9 @@ fa_status fa_graph_print(const fa_graph *g, const fa_print_options *opts, void *
     }
     fputs("\n}\n", f);
     free(p.numbers);
+    if (p.opts->data_file && (fflush(p.opts->data_file) || ferror(p.opts->data_file)))
+        return fa_status_make(FA_STATUS_IO, "write error on the data file %s",
+                              p.opts->data_file_name);
     return ferror(f) ? fa_status_make(FA_STATUS_IO, "write error while printing IR") : FA_OK;
 }
 
