@@ -1,0 +1,991 @@
+/* Learned transforms for one site (learn.h): each method's parameters, its start, the chain rule
+ * from dL/dA_k, dL/dM (learn_grad.c) to its parameters, and the AdamW loop.
+ *
+ * Design: every method is a flat parameter vector cut into named groups, a `derive` step that
+ * builds A_k, M and the clip ratios from it, and a `backward` step for the gradient. Training:
+ * AdamW (β 0.9 / 0.999, no weight decay), cosine schedule, minibatches of BATCH_ROWS tokens
+ * (half for d > 384) sampled per type in proportion (each type at least 1/(4 K) of a batch). The
+ * loss is measured on fixed evaluation rows at the start, every EVAL_EVERY steps and at the end;
+ * the parameters with the lowest evaluation loss are returned, so training never ends worse
+ * than its start. Clip ratios are sigmoid(θ), θ from 4 (FlatQuant's LAC/LWC). */
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "passes/quant/learn.h"
+#include "passes/quant/learn_internal.h"
+#include "passes/quant/qmath.h"
+
+#define DEFAULT_STEPS 150
+#define DEFAULT_LR 5e-3f
+#define CLIP_LR_MUL 10.0f /* clip θs move ~10x faster than the transforms */
+#define CLIP_INIT 4.0f
+#define BATCH_ROWS 2048
+#define EVAL_ROWS 4096
+#define EVAL_EVERY 10
+#define MAX_GROUPS 6
+
+typedef struct group {
+    const char *name;
+    int64_t off, len;
+    float lr;
+} group;
+
+struct fa_qlearn {
+    fa_qmethod method;
+    fa_qconfig cfg;
+    fa_qlearn_site site;
+    int64_t d, n;
+    unsigned K;
+    int ngroups;
+    group grp[MAX_GROUPS];
+    int64_t np;
+    float *p;
+    int gsig, gca, gcw; /* group indices (-1: none) */
+    /* Method constants. */
+    int64_t d1, d2;  /* flatquant: P = P1 ⊗ P2, P1 d1 x d1 */
+    int e;           /* freeact: exclusive channels per type */
+    int8_t *owner;   /* [d] freeact: the type owning channel j, -1 shared */
+    int64_t rank;    /* freeact-ns: r */
+    float *bperp;    /* [d, d] freeact-ns: P⊥ H; H is stored in h */
+    float *h;
+    /* Derived from p by derive(). */
+    float *P, *Pinv, *s; /* shared-transform methods: P, P⁻¹, s = exp(σ) */
+    float *a, *m, ca[FA_QSITE_TYPES_MAX], *cw;
+    fa_qlearn_grads g;
+    float *t1, *t2, *t3; /* [d, d] scratch */
+    fa_qlearn_batch full;
+    bool has_full;
+};
+
+static float sigmoid(float t) { return 1.0f / (1.0f + expf(-t)); }
+
+static fa_status oom(const fa_qlearn *l) {
+    return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "%s: out of memory in the learned transform",
+                          l->site.name);
+}
+
+static bool shared_transform(const fa_qlearn *l) {
+    return l->method == FA_QMETHOD_FLATQUANT || l->method == FA_QMETHOD_FREEACT;
+}
+
+static void add_group(fa_qlearn *l, const char *name, int64_t len, float lr) {
+    FA_ASSERT(l->ngroups < MAX_GROUPS);
+    l->grp[l->ngroups++] = (group){name, l->np, len, lr};
+    l->np += len;
+}
+
+/* In-place inverse of the n x n matrix |a| (row-major); false if singular. */
+static bool invert(float *a, int64_t n) {
+    lapack_int *ipiv = malloc((size_t)n * sizeof(lapack_int));
+    if (!ipiv)
+        return false;
+    bool ok = LAPACKE_sgetrf(LAPACK_ROW_MAJOR, (int)n, (int)n, a, (int)n, ipiv) == 0 &&
+              LAPACKE_sgetri(LAPACK_ROW_MAJOR, (int)n, a, (int)n, ipiv) == 0;
+    free(ipiv);
+    for (int64_t i = 0; ok && i < n * n; i++)
+        ok = isfinite(a[i]);
+    return ok;
+}
+
+static void kron(const float *a, int64_t na, const float *b, int64_t nb, float *out) {
+    int64_t n = na * nb;
+    for (int64_t i = 0; i < na; i++)
+        for (int64_t j = 0; j < na; j++)
+            for (int64_t k = 0; k < nb; k++)
+                for (int64_t q = 0; q < nb; q++)
+                    out[(i * nb + k) * n + j * nb + q] = a[i * na + j] * b[k * nb + q];
+}
+
+/* Builds A_k, M and the clip ratios from the parameters. Errors: singular transform. */
+static fa_status derive(fa_qlearn *l) {
+    const int64_t d = l->d;
+    const size_t dd = (size_t)(d * d);
+    const float *gp = l->p + l->grp[0].off;
+    if (l->method == FA_QMETHOD_FLATQUANT) {
+        kron(gp, l->d1, l->p + l->grp[1].off, l->d2, l->P);
+        memcpy(l->t1, gp, (size_t)(l->d1 * l->d1) * sizeof(float));
+        memcpy(l->t2, l->p + l->grp[1].off, (size_t)(l->d2 * l->d2) * sizeof(float));
+        if (!invert(l->t1, l->d1) || !invert(l->t2, l->d2))
+            return fa_status_make(FA_STATUS_INTERNAL, "%s: singular transform in flatquant",
+                                  l->site.name);
+        kron(l->t1, l->d1, l->t2, l->d2, l->Pinv);
+    } else if (l->method == FA_QMETHOD_FREEACT) {
+        memcpy(l->P, gp, dd * sizeof(float));
+        memcpy(l->Pinv, gp, dd * sizeof(float));
+        if (!invert(l->Pinv, d))
+            return fa_status_make(FA_STATUS_INTERNAL, "%s: singular transform in freeact",
+                                  l->site.name);
+    }
+    if (shared_transform(l)) {
+        const float *sig = l->p + l->grp[l->gsig].off;
+        for (int64_t i = 0; i < d; i++)
+            l->s[i] = expf(sig[i]);
+        for (int64_t i = 0; i < d; i++)
+            for (int64_t j = 0; j < d; j++) {
+                l->a[i * d + j] = l->P[i * d + j] / l->s[i];
+                l->m[i * d + j] = l->Pinv[i * d + j] * l->s[j];
+            }
+        for (unsigned k = 1; k < l->K; k++)
+            memcpy(l->a + k * dd, l->a, dd * sizeof(float));
+        if (l->owner) /* A_k = A D_k: zero the channels exclusive to the other types */
+            for (unsigned k = 0; k < l->K; k++)
+                for (int64_t j = 0; j < d; j++)
+                    if (l->owner[j] >= 0 && (unsigned)l->owner[j] != k)
+                        for (int64_t i = 0; i < d; i++)
+                            l->a[k * dd + i * d + j] = 0.0f;
+    } else { /* freeact-ns: A_k = H + Z_k P⊥ H, M fixed */
+        for (unsigned k = 0; k < l->K; k++) {
+            memcpy(l->a + k * dd, l->h, dd * sizeof(float));
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d, (int)d, (int)d, 1.0f,
+                        gp + k * dd, (int)d, l->bperp, (int)d, 1.0f, l->a + k * dd, (int)d);
+        }
+    }
+    const group *ga = &l->grp[l->gca], *gw = &l->grp[l->gcw];
+    for (unsigned k = 0; k < l->K; k++)
+        l->ca[k] = sigmoid(l->p[ga->off + (ga->len == 1 ? 0 : k)]);
+    for (int64_t r = 0; r < l->n; r++)
+        l->cw[r] = sigmoid(l->p[gw->off + r]);
+    return FA_OK;
+}
+
+/* Chains l->g (dL/dA_k, dL/dM, dL/dclip) to the parameters: writes |grad| [np]. */
+static void backward(fa_qlearn *l, float *grad) {
+    const int64_t d = l->d;
+    const size_t dd = (size_t)(d * d);
+    memset(grad, 0, (size_t)l->np * sizeof(float));
+    const group *ga = &l->grp[l->gca], *gw = &l->grp[l->gcw];
+    for (unsigned k = 0; k < l->K; k++) {
+        int64_t i = ga->off + (ga->len == 1 ? 0 : k);
+        grad[i] += l->g.ca[k] * l->ca[k] * (1.0f - l->ca[k]);
+    }
+    for (int64_t r = 0; r < l->n; r++)
+        grad[gw->off + r] = l->g.cw[r] * l->cw[r] * (1.0f - l->cw[r]);
+
+    if (!shared_transform(l)) { /* dL/dZ_k = dL/dA_k (P⊥ H)ᵀ */
+        for (unsigned k = 0; k < l->K; k++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d, (int)d, (int)d, 1.0f,
+                        l->g.a + k * dd, (int)d, l->bperp, (int)d, 0.0f,
+                        grad + l->grp[0].off + k * dd, (int)d);
+        return;
+    }
+    /* G_Ab = Σ_k G_A_k D_k into t1; then A = diag(1/s) P and M = P⁻¹ diag(s). */
+    float *gab = l->t1, *gpinv = l->t2, *gsig = grad + l->grp[l->gsig].off;
+    memset(gab, 0, dd * sizeof(float));
+    for (unsigned k = 0; k < l->K; k++)
+        for (int64_t i = 0; i < d; i++)
+            for (int64_t j = 0; j < d; j++)
+                if (!l->owner || l->owner[j] < 0 || (unsigned)l->owner[j] == k)
+                    gab[i * d + j] += l->g.a[k * dd + i * d + j];
+    float *gp = l->method == FA_QMETHOD_FREEACT ? grad + l->grp[0].off : l->t3;
+    for (int64_t i = 0; i < d; i++) {
+        double gs = 0;
+        for (int64_t j = 0; j < d; j++) {
+            gp[i * d + j] = gab[i * d + j] / l->s[i];
+            gs -= (double)gab[i * d + j] * l->P[i * d + j] / ((double)l->s[i] * l->s[i]);
+        }
+        gsig[i] = (float)gs;
+    }
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = 0; j < d; j++) {
+            gpinv[i * d + j] = l->g.m[i * d + j] * l->s[j];
+            gsig[j] += l->g.m[i * d + j] * l->Pinv[i * d + j];
+        }
+    for (int64_t i = 0; i < d; i++)
+        gsig[i] *= l->s[i];
+    /* d(P⁻¹) = -P⁻¹ dP P⁻¹: G_P -= P⁻ᵀ G_Pinv P⁻ᵀ. */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)d, (int)d, 1.0f, l->Pinv,
+                (int)d, gpinv, (int)d, 0.0f, gab, (int)d);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d, (int)d, (int)d, -1.0f, gab,
+                (int)d, l->Pinv, (int)d, 1.0f, gp, (int)d);
+    if (l->method == FA_QMETHOD_FLATQUANT) { /* project onto the Kronecker factors */
+        const int64_t d1 = l->d1, d2 = l->d2;
+        const float *p1 = l->p + l->grp[0].off, *p2 = l->p + l->grp[1].off;
+        float *g1 = grad + l->grp[0].off, *g2 = grad + l->grp[1].off;
+        for (int64_t i = 0; i < d1; i++)
+            for (int64_t j = 0; j < d1; j++)
+                for (int64_t k = 0; k < d2; k++)
+                    for (int64_t q = 0; q < d2; q++) {
+                        float gv = gp[(i * d2 + k) * d + j * d2 + q];
+                        g1[i * d1 + j] += gv * p2[k * d2 + q];
+                        g2[k * d2 + q] += gv * p1[i * d1 + j];
+                    }
+    }
+}
+
+/* ---- Starts ---------------------------------------------------------------------------------- */
+
+/* σ from SmoothQuant's ratio s_c = max|X_c|^α / max|W_c|^(1-α). */
+static void smooth_sigma(const fa_qlearn *l, float *sig) {
+    const fa_qlearn_site *s = &l->site;
+    double alpha = l->cfg.sq_alpha > 0 ? l->cfg.sq_alpha : 0.5;
+    for (int64_t c = 0; c < l->d; c++) {
+        float xm = 0.0f, wm = 0.0f;
+        for (int64_t r = 0; r < s->rows; r++)
+            xm = fmaxf(xm, fabsf(s->x[r * l->d + c]));
+        for (int64_t r = 0; r < l->n; r++)
+            wm = fmaxf(wm, fabsf(s->w[r * l->d + c]));
+        double v = xm > 0 && wm > 0 ? alpha * log(xm) - (1 - alpha) * log(wm) : 0.0;
+        sig[c] = (float)fmin(fmax(v, -9.0), 9.0);
+    }
+}
+
+/* |out| [d, d] (double) := Σ over rows of type |k| (all rows if k < 0) of (x / s)ᵀ (x / s),
+ * divided by the row count; |s| may be NULL. Returns the row count. */
+static int64_t covariance(const fa_qlearn *l, int k, const float *s, double *out, double *buf,
+                          int64_t chunk) {
+    const int64_t d = l->d;
+    memset(out, 0, (size_t)(d * d) * sizeof(double));
+    int64_t cnt = 0, fill = 0;
+    for (int64_t r = 0; r <= l->site.rows; r++) {
+        if (r < l->site.rows && (k < 0 || (l->site.type ? l->site.type[r] : 0) == (unsigned)k)) {
+            for (int64_t j = 0; j < d; j++)
+                buf[fill * d + j] = l->site.x[r * d + j] / (s ? s[j] : 1.0f);
+            fill++, cnt++;
+        }
+        if (fill == chunk || (r == l->site.rows && fill > 0)) {
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)fill, 1.0, buf,
+                        (int)d, 1.0, out, (int)d);
+            fill = 0;
+        }
+    }
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = 0; j < d; j++)
+            out[i * d + j] = j >= i ? out[i * d + j] / (cnt ? cnt : 1) : out[j * d + i];
+    return cnt;
+}
+
+static fa_status lapack_error(const fa_qlearn *l, const char *what, int info) {
+    return fa_status_make(FA_STATUS_INTERNAL, "%s: LAPACK %s failed (info %d)", l->site.name,
+                          what, info);
+}
+
+/* FreeAct's closed-form start for T (params group 0, σ already set): exclusive columns of type
+ * k = generalized eigenvectors of (Σ_other + ρ_o I, Σ_k + ρ_k I) with the smallest eigenvalues,
+ * in the σ-scaled space (ρ = 1e-8 of the mean diagonal: directions with no energy in any type get
+ * λ ≈ ρ_o / ρ_k, well above the exclusive ones'); shared columns = an orthonormal basis of the rest times a randomized
+ * Hadamard. */
+static fa_status freeact_closed_form(fa_qlearn *l, uint64_t *rng) {
+    const int64_t d = l->d, ke = (int64_t)l->K * l->e, chunk = 256;
+    float *T = l->p + l->grp[0].off, *s = l->s;
+    const float *sig = l->p + l->grp[l->gsig].off;
+    for (int64_t i = 0; i < d; i++)
+        s[i] = expf(sig[i]);
+    size_t dd = (size_t)(d * d);
+    double *cov = malloc((l->K + 3) * dd * sizeof(double));
+    double *buf = malloc((size_t)(chunk * d) * sizeof(double));
+    double *w = malloc((size_t)d * sizeof(double)), *tau = malloc((size_t)d * sizeof(double));
+    float *hd = malloc(dd * sizeof(float));
+    fa_status st = FA_OK;
+    if (!cov || !buf || !w || !tau || !hd) {
+        st = oom(l);
+        goto done;
+    }
+    double *ga = cov + l->K * dd, *gb = ga + dd, *q = gb + dd;
+    for (unsigned k = 0; k < l->K; k++)
+        covariance(l, (int)k, s, cov + k * dd, buf, chunk);
+    memset(q, 0, dd * sizeof(double));
+    for (unsigned k = 0; k < l->K && ke > 0; k++) {
+        int64_t col0 = d - ke + (int64_t)k * l->e;
+        if (l->site.type_rows[k] == 0) { /* no data: random directions */
+            for (int64_t i = 0; i < d; i++)
+                for (int64_t j = 0; j < l->e; j++)
+                    q[i * d + col0 + j] = fa_qmath_rng_normal(rng);
+            continue;
+        }
+        double tra = 0, trb = 0;
+        memset(ga, 0, dd * sizeof(double));
+        for (unsigned o = 0; o < l->K; o++)
+            if (o != k)
+                for (size_t i = 0; i < dd; i++)
+                    ga[i] += cov[o * dd + i];
+        memcpy(gb, cov + k * dd, dd * sizeof(double));
+        for (int64_t i = 0; i < d; i++)
+            tra += ga[i * d + i], trb += gb[i * d + i];
+        for (int64_t i = 0; i < d; i++) {
+            ga[i * d + i] += 1e-8 * tra / d + 1e-30;
+            gb[i * d + i] += 1e-8 * trb / d + 1e-30;
+        }
+        int info = LAPACKE_dsygv(LAPACK_ROW_MAJOR, 1, 'V', 'U', (int)d, ga, (int)d, gb, (int)d, w);
+        if (info) {
+            st = lapack_error(l, "dsygv", info);
+            goto done;
+        }
+        for (int64_t j = 0; j < l->e; j++) { /* ascending: the first e, normalized */
+            double nrm = 0;
+            for (int64_t i = 0; i < d; i++)
+                nrm += ga[i * d + j] * ga[i * d + j];
+            nrm = sqrt(nrm) + 1e-300;
+            for (int64_t i = 0; i < d; i++)
+                q[i * d + col0 + j] = ga[i * d + j] / nrm;
+        }
+    }
+    /* The exclusive columns sit at d - ke ..; QR of them gives the complement's basis. */
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = 0; j < ke; j++)
+            gb[i * d + j] = q[i * d + d - ke + j];
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = ke; j < d; j++)
+            gb[i * d + j] = 0.0;
+    if (ke > 0) {
+        int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (int)d, (int)ke, gb, (int)d, tau);
+        if (!info)
+            for (int64_t j = 0; j < ke && !info; j++)
+                if (fabs(gb[j * d + j]) < 1e-6)
+                    info = (int)j + 1;
+        if (info) {
+            st = fa_status_make(FA_STATUS_INTERNAL,
+                                "%s: singular transform: exclusive directions are dependent",
+                                l->site.name);
+            goto done;
+        }
+        info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (int)d, (int)d, (int)ke, gb, (int)d, tau);
+        if (info) {
+            st = lapack_error(l, "dorgqr", info);
+            goto done;
+        }
+    } else {
+        for (int64_t i = 0; i < d; i++)
+            gb[i * d + i] = 1.0;
+    }
+    int64_t ns = d - ke;
+    st = fa_qmath_hadamard(ns, rng, hd);
+    if (st)
+        goto done;
+    for (int64_t i = 0; i < d; i++) {
+        for (int64_t j = 0; j < ns; j++) {
+            double acc = 0;
+            for (int64_t t = 0; t < ns; t++)
+                acc += gb[i * d + ke + t] * hd[t * ns + j];
+            T[i * d + j] = (float)acc;
+        }
+        for (int64_t j = ns; j < d; j++)
+            T[i * d + j] = (float)q[i * d + j];
+    }
+done:
+    free(cov), free(buf), free(w), free(tau), free(hd);
+    return st;
+}
+
+/* freeact-ns: U from the eigenvectors of XᵀX holding energy ns_energy, H, P⊥ H and M. */
+static fa_status ns_setup(fa_qlearn *l, uint64_t *rng) {
+    const int64_t d = l->d, chunk = 256;
+    size_t dd = (size_t)(d * d);
+    double *cov = malloc(dd * sizeof(double)), *buf = malloc((size_t)(chunk * d) * sizeof(double));
+    double *ev = malloc((size_t)d * sizeof(double));
+    float *u = malloc(dd * sizeof(float));
+    fa_status st = FA_OK;
+    if (!cov || !buf || !ev || !u) {
+        st = oom(l);
+        goto done;
+    }
+    covariance(l, -1, NULL, cov, buf, chunk);
+    int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (int)d, cov, (int)d, ev);
+    if (info) {
+        st = lapack_error(l, "dsyevd", info);
+        goto done;
+    }
+    double total = 0, keep = l->cfg.ns_energy > 0 ? l->cfg.ns_energy : 1.0 - 1e-4, acc = 0;
+    for (int64_t i = 0; i < d; i++)
+        total += fmax(ev[i], 0.0);
+    int64_t r = 0;
+    while (r < d && (total <= 0 || acc < keep * total))
+        acc += fmax(ev[d - 1 - r], 0.0), r++;
+    l->rank = r;
+    for (int64_t i = 0; i < d; i++) /* U [d, r]: eigenvectors in descending order */
+        for (int64_t j = 0; j < r; j++)
+            u[i * r + j] = (float)cov[i * d + d - 1 - j];
+    st = fa_qmath_hadamard(d, rng, l->h);
+    if (st)
+        goto done;
+    /* P⊥ H = H - U (Uᵀ H); M = (Hᵀ U) Uᵀ. */
+    memcpy(l->bperp, l->h, dd * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)d, (int)d, 1.0f, u, (int)r,
+                l->h, (int)d, 0.0f, l->t1, (int)d);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d, (int)d, (int)r, -1.0f, u,
+                (int)r, l->t1, (int)d, 1.0f, l->bperp, (int)d);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)r, (int)d, 1.0f, l->h,
+                (int)d, u, (int)r, 0.0f, l->t1, (int)r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d, (int)d, (int)r, 1.0f, l->t1,
+                (int)r, u, (int)r, 0.0f, l->m, (int)d);
+done:
+    free(cov), free(buf), free(ev), free(u);
+    return st;
+}
+
+/* Sets the parameters to start |which| (freeact: 0 closed-form, 1 random orthogonal). */
+static fa_status init_start(fa_qlearn *l, int which, uint64_t *rng) {
+    memset(l->p, 0, (size_t)l->np * sizeof(float));
+    for (int64_t i = l->grp[l->gca].off; i < l->grp[l->gcw].off + l->grp[l->gcw].len; i++)
+        l->p[i] = CLIP_INIT;
+    if (l->gsig >= 0)
+        smooth_sigma(l, l->p + l->grp[l->gsig].off);
+    if (l->method == FA_QMETHOD_FLATQUANT) {
+        FA_TRY(fa_qmath_random_orthogonal(l->d1, rng, l->p + l->grp[0].off));
+        FA_TRY(fa_qmath_random_orthogonal(l->d2, rng, l->p + l->grp[1].off));
+    } else if (l->method == FA_QMETHOD_FREEACT) {
+        if (which == 0)
+            FA_TRY(freeact_closed_form(l, rng));
+        else
+            FA_TRY(fa_qmath_random_orthogonal(l->d, rng, l->p + l->grp[0].off));
+    }
+    return derive(l);
+}
+
+/* ---- Creation ------------------------------------------------------------------------------ */
+
+void fa_qlearn_destroy(fa_qlearn *l) {
+    if (!l)
+        return;
+    fa_qlearn_site_deinit(&l->site);
+    if (l->has_full)
+        fa_qlearn_batch_deinit(&l->full);
+    free(l->p), free(l->owner), free(l->bperp), free(l->h), free(l->P), free(l->Pinv);
+    free(l->s), free(l->a), free(l->m), free(l->cw), free(l->g.a), free(l->g.m), free(l->g.cw);
+    free(l->t1), free(l->t2), free(l->t3);
+    free(l);
+}
+
+/* Allocates a learner without a start. */
+static fa_status learner_create(const fa_qsite_data *data, fa_qmethod method,
+                                const fa_qconfig *cfg, fa_qlearn **out) {
+    *out = NULL;
+    if (method != FA_QMETHOD_FLATQUANT && method != FA_QMETHOD_FREEACT &&
+        method != FA_QMETHOD_FREEACT_NS)
+        return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "%s: method %s is not learned",
+                              data->name, fa_qmethod_name(method));
+    fa_qlearn *l = calloc(1, sizeof *l);
+    if (!l)
+        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "%s: out of memory", data->name);
+    l->method = method, l->cfg = *cfg;
+    fa_status st = fa_qlearn_site_init(&l->site, data, cfg);
+    if (st) {
+        free(l);
+        return st;
+    }
+    const int64_t d = l->d = data->d, n = l->n = data->n;
+    const unsigned K = l->K = l->site.num_types;
+    if (d > 16384) {
+        fa_qlearn_destroy(l);
+        return fa_status_make(FA_STATUS_UNSUPPORTED, "%s: d = %lld is too large to learn",
+                              data->name, (long long)d);
+    }
+    const size_t dd = (size_t)(d * d);
+    float lr = cfg->lr > 0 ? cfg->lr : DEFAULT_LR;
+    float lr_dense = lr * powf((float)d, -0.25f); /* same relative step as a √d x √d factor */
+    l->gsig = -1;
+    if (method == FA_QMETHOD_FLATQUANT) {
+        for (l->d1 = (int64_t)sqrt((double)d); d % l->d1; l->d1--)
+            ;
+        l->d2 = d / l->d1;
+        add_group(l, "P1", l->d1 * l->d1, lr);
+        add_group(l, "P2", l->d2 * l->d2, lr);
+    } else if (method == FA_QMETHOD_FREEACT) {
+        add_group(l, "T", (int64_t)dd, lr_dense);
+        unsigned present = 0;
+        for (unsigned k = 0; k < K; k++)
+            present += l->site.type_rows[k] > 0;
+        l->e = K >= 2 && present >= 2 ? (cfg->exclusive > 0 ? cfg->exclusive : (int)(d / 32)) : 0;
+        if ((int64_t)K * l->e >= d) {
+            fa_qlearn_destroy(l);
+            return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                                  "%s: %u types x %d exclusive channels do not fit in d = %lld",
+                                  data->name, K, cfg->exclusive, (long long)d);
+        }
+    } else {
+        add_group(l, "Z", (int64_t)(K * dd), lr_dense);
+    }
+    if (shared_transform(l)) {
+        l->gsig = l->ngroups;
+        add_group(l, "sigma", d, lr);
+    }
+    l->gca = l->ngroups;
+    add_group(l, "clip_a", method == FA_QMETHOD_FLATQUANT ? 1 : K, lr * CLIP_LR_MUL);
+    l->gcw = l->ngroups;
+    add_group(l, "clip_w", n, lr * CLIP_LR_MUL);
+
+    l->p = malloc((size_t)l->np * sizeof(float));
+    l->a = malloc(K * dd * sizeof(float));
+    l->m = malloc(dd * sizeof(float));
+    l->cw = malloc((size_t)n * sizeof(float));
+    l->g.a = malloc(K * dd * sizeof(float));
+    l->g.cw = malloc((size_t)n * sizeof(float));
+    l->t1 = malloc(dd * sizeof(float));
+    l->t2 = malloc(dd * sizeof(float));
+    bool ok = l->p && l->a && l->m && l->cw && l->g.a && l->g.cw && l->t1 && l->t2;
+    if (shared_transform(l)) {
+        l->g.m = malloc(dd * sizeof(float));
+        l->P = malloc(dd * sizeof(float));
+        l->Pinv = malloc(dd * sizeof(float));
+        l->s = malloc((size_t)d * sizeof(float));
+        l->t3 = malloc(dd * sizeof(float));
+        ok = ok && l->g.m && l->P && l->Pinv && l->s && l->t3;
+    } else {
+        l->h = malloc(dd * sizeof(float));
+        l->bperp = malloc(dd * sizeof(float));
+        ok = ok && l->h && l->bperp;
+    }
+    if (ok && l->e > 0) {
+        l->owner = malloc((size_t)d);
+        if ((ok = l->owner != NULL))
+            for (int64_t j = 0; j < d; j++) {
+                int64_t x = j - (d - (int64_t)K * l->e);
+                l->owner[j] = (int8_t)(x < 0 ? -1 : x / l->e);
+            }
+    }
+    if (!ok) {
+        fa_qlearn_destroy(l);
+        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "%s: out of memory", data->name);
+    }
+    *out = l;
+    return FA_OK;
+}
+
+fa_status fa_qlearn_create(const fa_qsite_data *data, fa_qmethod method, const fa_qconfig *cfg,
+                           fa_qlearn **out) {
+    fa_qlearn *l;
+    FA_TRY(learner_create(data, method, cfg, &l));
+    uint64_t rng = cfg->seed;
+    fa_status st = method == FA_QMETHOD_FREEACT_NS ? ns_setup(l, &rng) : FA_OK;
+    if (!st)
+        st = init_start(l, 0, &rng);
+    if (st) {
+        fa_qlearn_destroy(l);
+        return st;
+    }
+    *out = l;
+    return FA_OK;
+}
+
+float *fa_qlearn_params(fa_qlearn *l, int64_t *count) {
+    *count = l->np;
+    return l->p;
+}
+
+int fa_qlearn_group(const fa_qlearn *l, int i, const char **out_name, int64_t *out_off,
+                    int64_t *out_len) {
+    if (i >= 0 && i < l->ngroups)
+        *out_name = l->grp[i].name, *out_off = l->grp[i].off, *out_len = l->grp[i].len;
+    return l->ngroups;
+}
+
+/* Fills |b| with every row. */
+static fa_status full_batch(const fa_qlearn_site *s, fa_qlearn_batch *b) {
+    FA_TRY(fa_qlearn_batch_init(b, s, s->rows));
+    int64_t *idx[FA_QSITE_TYPES_MAX] = {0}, cnt[FA_QSITE_TYPES_MAX] = {0};
+    int64_t *all = malloc((size_t)s->rows * sizeof(int64_t));
+    if (!all) {
+        fa_qlearn_batch_deinit(b);
+        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "%s: out of memory", s->name);
+    }
+    int64_t off = 0;
+    for (unsigned k = 0; k < s->num_types; k++) {
+        idx[k] = all + off;
+        for (int64_t r = 0; r < s->rows; r++)
+            if ((s->type ? s->type[r] : 0) == k)
+                idx[k][cnt[k]++] = r;
+        off += cnt[k];
+    }
+    fa_qlearn_batch_fill(b, s, idx, cnt);
+    free(all);
+    return FA_OK;
+}
+
+fa_status fa_qlearn_loss_grad(fa_qlearn *l, double *loss, float *grad) {
+    if (!l->has_full) {
+        FA_TRY(full_batch(&l->site, &l->full));
+        l->has_full = true;
+    }
+    FA_TRY(derive(l));
+    FA_TRY(fa_qlearn_site_loss(&l->site, &l->full, l->a, l->m, l->ca, l->cw, loss,
+                               grad ? &l->g : NULL));
+    if (grad)
+        backward(l, grad);
+    return FA_OK;
+}
+
+/* ---- Training ------------------------------------------------------------------------------ */
+
+/* Rows per type for a batch of about |total| rows: proportional, at least total / (4 K) of every
+ * type that has rows, never more than it has; every row when the site has no more than |total|. */
+static void type_counts(const fa_qlearn_site *s, int64_t total, int64_t *cnt) {
+    for (unsigned k = 0; k < s->num_types; k++) {
+        int64_t have = s->type_rows[k];
+        if (s->rows <= total) {
+            cnt[k] = have;
+            continue;
+        }
+        int64_t want = (int64_t)llround((double)total * have / s->rows);
+        int64_t floor_k = total / (4 * (int64_t)s->num_types);
+        want = want < floor_k ? floor_k : want;
+        cnt[k] = want < have ? want : have;
+    }
+}
+
+/* Per-type shuffled row lists, walked cyclically and reshuffled at each wrap. */
+typedef struct sampler {
+    int64_t *rows[FA_QSITE_TYPES_MAX], *take[FA_QSITE_TYPES_MAX];
+    int64_t cur[FA_QSITE_TYPES_MAX], cnt[FA_QSITE_TYPES_MAX];
+    int64_t *mem;
+} sampler;
+
+static void shuffle(int64_t *v, int64_t n, uint64_t *rng) {
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(fa_qmath_rng_next(rng) % (uint64_t)(i + 1)), t = v[i];
+        v[i] = v[j], v[j] = t;
+    }
+}
+
+static bool sampler_init(sampler *sp, const fa_qlearn_site *s, int64_t total, uint64_t *rng) {
+    memset(sp, 0, sizeof *sp);
+    type_counts(s, total, sp->cnt);
+    int64_t need = s->rows;
+    for (unsigned k = 0; k < s->num_types; k++)
+        need += sp->cnt[k];
+    if (!(sp->mem = malloc((size_t)need * sizeof(int64_t))))
+        return false;
+    int64_t off = 0;
+    for (unsigned k = 0; k < s->num_types; k++) {
+        sp->rows[k] = sp->mem + off, off += s->type_rows[k];
+        sp->take[k] = sp->mem + off, off += sp->cnt[k];
+    }
+    int64_t fill[FA_QSITE_TYPES_MAX] = {0};
+    for (int64_t r = 0; r < s->rows; r++) {
+        unsigned k = s->type ? s->type[r] : 0;
+        sp->rows[k][fill[k]++] = r;
+    }
+    for (unsigned k = 0; k < s->num_types; k++)
+        shuffle(sp->rows[k], s->type_rows[k], rng);
+    return true;
+}
+
+static void sampler_next(sampler *sp, const fa_qlearn_site *s, fa_qlearn_batch *b, uint64_t *rng) {
+    for (unsigned k = 0; k < s->num_types; k++)
+        for (int64_t i = 0; i < sp->cnt[k]; i++) {
+            if (sp->cur[k] == s->type_rows[k]) {
+                shuffle(sp->rows[k], s->type_rows[k], rng);
+                sp->cur[k] = 0;
+            }
+            sp->take[k][i] = sp->rows[k][sp->cur[k]++];
+        }
+    fa_qlearn_batch_fill(b, s, sp->take, sp->cnt);
+}
+
+/* A batch of about |total| rows drawn per type by a fresh sampler. */
+static fa_status sampled_batch(const fa_qlearn_site *s, int64_t total, uint64_t *rng,
+                               fa_qlearn_batch *b) {
+    sampler sp;
+    if (!sampler_init(&sp, s, total, rng))
+        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "%s: out of memory", s->name);
+    int64_t cap = 0;
+    for (unsigned k = 0; k < s->num_types; k++)
+        cap += sp.cnt[k];
+    fa_status st = fa_qlearn_batch_init(b, s, cap);
+    if (!st)
+        sampler_next(&sp, s, b, rng);
+    free(sp.mem);
+    return st;
+}
+
+static fa_status eval_loss(fa_qlearn *l, const fa_qlearn_batch *b, double *loss) {
+    FA_TRY(derive(l));
+    return fa_qlearn_site_loss(&l->site, b, l->a, l->m, l->ca, l->cw, loss, NULL);
+}
+
+/* One optimization run: AdamW state, the current and the best parameters. */
+typedef struct run {
+    float *mom, *vel, *cur, *bestp;
+    double start, best;
+    int t, best_step;
+    bool stopped;
+} run;
+
+static void run_free(run *r) { free(r->mom), free(r->vel), free(r->cur), free(r->bestp); }
+
+/* Starts a run at the current parameters, measuring them on |ev|. */
+static fa_status run_init(fa_qlearn *l, run *r, const fa_qlearn_batch *ev) {
+    memset(r, 0, sizeof *r);
+    const size_t np = (size_t)l->np;
+    r->mom = calloc(np, sizeof(float)), r->vel = calloc(np, sizeof(float));
+    r->cur = malloc(np * sizeof(float)), r->bestp = malloc(np * sizeof(float));
+    if (!r->mom || !r->vel || !r->cur || !r->bestp) {
+        run_free(r);
+        return oom(l);
+    }
+    memcpy(r->cur, l->p, np * sizeof(float));
+    memcpy(r->bestp, l->p, np * sizeof(float));
+    fa_status st = eval_loss(l, ev, &r->best);
+    r->start = r->best;
+    if (st)
+        run_free(r);
+    return st;
+}
+
+/* Tokens per minibatch: fewer for wide sites, whose steps cost ~d². */
+static int64_t batch_rows(const fa_qlearn *l) { return l->d > 384 ? BATCH_ROWS / 2 : BATCH_ROWS; }
+
+/* Continues run |r| up to step |t_end| of a |steps|-step cosine schedule; leaves its current
+ * parameters in r->cur and the best seen on |ev| in r->bestp. Errors: out of memory only (a
+ * singular transform or a non-finite loss stops the run). */
+static fa_status train(fa_qlearn *l, run *r, int t_end, int steps, const fa_qlearn_batch *ev,
+                       uint64_t *rng, const char *tag) {
+    const int64_t bsz = batch_rows(l);
+    const bool full = l->site.rows <= bsz; /* then ev holds every row: train on it */
+    const size_t np = (size_t)l->np;
+    if (r->stopped || r->t >= t_end)
+        return FA_OK;
+    float *grad = malloc(np * sizeof(float));
+    sampler sp = {0};
+    fa_qlearn_batch tb = {0};
+    fa_status st = FA_OK;
+    bool have_tb = false;
+    if (!grad || (!full && !sampler_init(&sp, &l->site, bsz, rng))) {
+        st = oom(l);
+        goto done;
+    }
+    if (!full) {
+        int64_t cap = 0;
+        for (unsigned k = 0; k < l->K; k++)
+            cap += sp.cnt[k];
+        if ((st = fa_qlearn_batch_init(&tb, &l->site, cap)))
+            goto done;
+        have_tb = true;
+    }
+    memcpy(l->p, r->cur, np * sizeof(float));
+    int report = steps >= 10 ? steps / 10 : 1;
+    for (; r->t < t_end; r->t++) {
+        const int t = r->t;
+        if (!full)
+            sampler_next(&sp, &l->site, &tb, rng);
+        double loss;
+        fa_status ds = derive(l);
+        if (!ds)
+            ds = fa_qlearn_site_loss(&l->site, full ? ev : &tb, l->a, l->m, l->ca, l->cw, &loss,
+                                     &l->g);
+        if (ds || !isfinite(loss)) {
+            if (l->cfg.verbose > 0)
+                fprintf(stderr, "%s: %s: stopped at step %d: %s\n", l->site.name, tag, t,
+                        ds ? fa_status_message(ds) : "non-finite loss");
+            if (ds && fa_status_code_of(ds) == FA_STATUS_OUT_OF_MEMORY) {
+                st = ds;
+                goto done;
+            }
+            fa_status_free(ds);
+            r->stopped = true;
+            break;
+        }
+        if (full && loss < r->best)
+            r->best = loss, r->best_step = t, memcpy(r->bestp, l->p, np * sizeof(float));
+        backward(l, grad);
+        float sched = 0.5f * (1.0f + cosf((float)M_PI * (float)t / (float)steps));
+        float bc1 = 1.0f - powf(0.9f, (float)(t + 1)), bc2 = 1.0f - powf(0.999f, (float)(t + 1));
+        for (int gi = 0; gi < l->ngroups; gi++) {
+            const group *g = &l->grp[gi];
+            float lr = g->lr * sched;
+            for (int64_t i = g->off; i < g->off + g->len; i++) {
+                float gv = isfinite(grad[i]) ? grad[i] : 0.0f;
+                r->mom[i] = 0.9f * r->mom[i] + 0.1f * gv;
+                r->vel[i] = 0.999f * r->vel[i] + 0.001f * gv * gv;
+                l->p[i] -= lr * (r->mom[i] / bc1) / (sqrtf(r->vel[i] / bc2) + 1e-8f);
+            }
+        }
+        bool last = t + 1 == t_end;
+        if ((!full && ((t + 1) % EVAL_EVERY == 0 || last)) || (full && last)) {
+            double el;
+            fa_status es = eval_loss(l, ev, &el);
+            if (es && fa_status_code_of(es) == FA_STATUS_OUT_OF_MEMORY) {
+                st = es;
+                goto done;
+            }
+            fa_status_free(es);
+            if (!es && el < r->best)
+                r->best = el, r->best_step = t + 1, memcpy(r->bestp, l->p, np * sizeof(float));
+        }
+        if (l->cfg.verbose > 0 && ((t + 1) % report == 0 || t == 0))
+            fprintf(stderr, "%s: %s: step %d/%d loss %.5g (best %.5g) lr %.3g\n", l->site.name,
+                    tag, t + 1, steps, loss, r->best, l->grp[0].lr * sched);
+    }
+    memcpy(r->cur, l->p, np * sizeof(float));
+    if (l->cfg.verbose > 0)
+        fprintf(stderr, "%s: %s: loss %.5g -> %.5g after %d steps (best at step %d)\n",
+                l->site.name, tag, r->start, r->best, r->t, r->best_step);
+done:
+    free(grad), free(sp.mem);
+    if (have_tb)
+        fa_qlearn_batch_deinit(&tb);
+    return st;
+}
+
+/* σ: keep SmoothQuant's start or 0, whichever gives the lower loss on |ev|. */
+static fa_status pick_sigma(fa_qlearn *l, const fa_qlearn_batch *ev) {
+    double smooth, zero;
+    FA_TRY(eval_loss(l, ev, &smooth));
+    const group *g = &l->grp[l->gsig];
+    float *keep = malloc((size_t)g->len * sizeof(float));
+    if (!keep)
+        return oom(l);
+    memcpy(keep, l->p + g->off, (size_t)g->len * sizeof(float));
+    memset(l->p + g->off, 0, (size_t)g->len * sizeof(float));
+    fa_status st = eval_loss(l, ev, &zero);
+    if (!st && zero >= smooth)
+        memcpy(l->p + g->off, keep, (size_t)g->len * sizeof(float));
+    if (l->cfg.verbose > 0 && !st)
+        fprintf(stderr, "%s: sigma start: smoothquant %.5g, zero %.5g\n", l->site.name, smooth,
+                zero);
+    free(keep);
+    return st ? st : derive(l);
+}
+
+static void write_result(const fa_qlearn *l, fa_qsite_result *out, float *w_clip) {
+    const size_t dd = (size_t)(l->d * l->d);
+    memcpy(out->a, l->a, l->K * dd * sizeof(float));
+    memcpy(out->m, l->m, dd * sizeof(float));
+    bool zero_z = true;
+    if (l->method == FA_QMETHOD_FREEACT_NS)
+        for (int64_t i = 0; i < l->grp[0].len && zero_z; i++)
+            zero_z = l->p[l->grp[0].off + i] == 0.0f;
+    const char *kind = l->method == FA_QMETHOD_FLATQUANT ? "kron"
+                       : l->method == FA_QMETHOD_FREEACT_NS && zero_z ? "hadamard"
+                                                                       : "dense";
+    for (unsigned k = 0; k < FA_QSITE_TYPES_MAX; k++) {
+        out->act_clip[k] = k < l->K ? l->ca[k] : 1.0f;
+        snprintf(out->kinds[k], sizeof out->kinds[k], "%s", k < l->K ? kind : "identity");
+    }
+    out->exclusive = l->method == FA_QMETHOD_FREEACT      ? l->e
+                     : l->method == FA_QMETHOD_FREEACT_NS ? (int)l->rank
+                                                          : 0;
+    out->identity = false;
+    for (int64_t r = 0; r < l->n; r++)
+        w_clip[r] = l->cw[r];
+}
+
+fa_status fa_qlearn_fit_ex(const fa_qsite_data *data, fa_qmethod method, const fa_qconfig *cfg,
+                           int steps, fa_qsite_result *out, float *w_clip, fa_qlearn_report *rep) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    fa_qlearn *l;
+    FA_TRY(learner_create(data, method, cfg, &l));
+    FA_ASSERT(out->d == l->d && out->n == l->n && out->num_types == l->K);
+    fa_qlearn_report r = {0};
+    r.steps = steps;
+    uint64_t rng = cfg->seed, srng = cfg->seed ^ 0x5851f42d4c957f2dull;
+    fa_qlearn_batch ev = {0};
+    float *bestp = malloc((size_t)l->np * sizeof(float));
+    bool have_ev = false, have_best = false;
+    double best = INFINITY;
+    fa_status st = bestp ? FA_OK : oom(l), first_err = FA_OK;
+    if (!st)
+        st = sampled_batch(&l->site, EVAL_ROWS, &srng, &ev);
+    have_ev = !st;
+    if (!st && method == FA_QMETHOD_FREEACT_NS)
+        st = ns_setup(l, &rng);
+    /* freeact races its two starts for the first fifth of the schedule, then only the better
+     * one goes on (with its optimizer state); the others train one start throughout. */
+    const int starts = method == FA_QMETHOD_FREEACT ? 2 : 1;
+    const int race = starts > 1 ? steps / 5 : steps;
+    run runs[2] = {0};
+    bool ok_start[2] = {false, false};
+    const char *tags[2] = {fa_qmethod_name(method), NULL};
+    if (method == FA_QMETHOD_FREEACT)
+        tags[0] = "freeact/closed", tags[1] = "freeact/random";
+    for (int which = 0; which < starts && !st; which++) {
+        fa_status ss = init_start(l, which, &rng);
+        if (!ss && l->gsig >= 0 && !(method == FA_QMETHOD_FREEACT && which == 0))
+            ss = pick_sigma(l, &ev);
+        if (!ss && !(ss = run_init(l, &runs[which], &ev))) {
+            ok_start[which] = true;
+            ss = train(l, &runs[which], race, steps, &ev, &srng, tags[which]);
+        }
+        if (ss) { /* a failed start (e.g. singular): try the next, report if none works */
+            if (fa_status_code_of(ss) == FA_STATUS_OUT_OF_MEMORY) {
+                st = ss;
+                break;
+            }
+            if (cfg->verbose > 0)
+                fprintf(stderr, "%s: %s: start failed: %s\n", l->site.name, tags[which],
+                        fa_status_message(ss));
+            if (first_err)
+                fa_status_free(ss);
+            else
+                first_err = ss;
+            if (ok_start[which])
+                run_free(&runs[which]);
+            ok_start[which] = false;
+        }
+    }
+    int win = -1;
+    for (int which = 0; which < starts && !st; which++)
+        if (ok_start[which] && (win < 0 || runs[which].best < runs[win].best))
+            win = which;
+    if (!st && win >= 0) {
+        st = train(l, &runs[win], steps, steps, &ev, &srng, tags[win]);
+        have_best = !st;
+        best = runs[win].best;
+        r.chosen_start = win;
+        memcpy(bestp, runs[win].bestp, (size_t)l->np * sizeof(float));
+    }
+    for (int which = 0; which < starts; which++)
+        if (ok_start[which]) {
+            double *s0 = which ? &r.start_loss2 : &r.start_loss1;
+            double *s1 = which ? &r.final_loss2 : &r.final_loss1;
+            *s0 = runs[which].start, *s1 = runs[which].best;
+            run_free(&runs[which]);
+        }
+    if (!st && !have_best)
+        st = first_err, first_err = FA_OK;
+    if (!st) {
+        memcpy(l->p, bestp, (size_t)l->np * sizeof(float));
+        st = derive(l);
+    }
+    if (!st) {
+        r.start_loss = r.chosen_start ? r.start_loss2 : r.start_loss1;
+        r.final_loss = r.chosen_start ? r.final_loss2 : r.final_loss1;
+        write_result(l, out, w_clip);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (cfg->verbose > 0)
+            fprintf(stderr, "%s: %s: final loss %.5g (start %d), %.2f s\n", l->site.name,
+                    fa_qmethod_name(method), best, r.chosen_start,
+                    (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+        if (rep)
+            *rep = r;
+    }
+    fa_status_free(first_err);
+    if (have_ev)
+        fa_qlearn_batch_deinit(&ev);
+    free(bestp);
+    fa_qlearn_destroy(l);
+    return st;
+}
+
+fa_status fa_qlearn_fit(const fa_qsite_data *data, fa_qmethod method, const fa_qconfig *cfg,
+                        fa_qsite_result *out, float *w_clip) {
+    return fa_qlearn_fit_ex(data, method, cfg, cfg->steps > 0 ? cfg->steps : DEFAULT_STEPS, out,
+                            w_clip, NULL);
+}
+
+fa_status fa_qlearn_evaluate(const fa_qsite_data *data, const fa_qconfig *cfg, const float *a,
+                             const float *m, const float *act_clip, const float *w_clip,
+                             double *loss) {
+    fa_qlearn_site s;
+    FA_TRY(fa_qlearn_site_init(&s, data, cfg));
+    fa_qlearn_batch b;
+    fa_status st = full_batch(&s, &b);
+    bool have_b = !st;
+    float *cw = st ? NULL : malloc((size_t)s.n * sizeof(float));
+    if (!st && !cw)
+        st = fa_status_make(FA_STATUS_OUT_OF_MEMORY, "%s: out of memory", s.name);
+    if (!st) {
+        for (int64_t r = 0; r < s.n; r++)
+            cw[r] = w_clip ? w_clip[r] : 1.0f;
+        st = fa_qlearn_site_loss(&s, &b, a, m, act_clip, cw, loss, NULL);
+    }
+    if (have_b)
+        fa_qlearn_batch_deinit(&b);
+    free(cw);
+    fa_qlearn_site_deinit(&s);
+    return st;
+}
