@@ -18,6 +18,8 @@ int fa_cmd_import(int argc, char **argv);
 int fa_cmd_run(int argc, char **argv);
 int fa_cmd_eval(int argc, char **argv);
 int fa_cmd_stats(int argc, char **argv);
+int fa_cmd_compile(int argc, char **argv);
+int fa_cmd_report(int argc, char **argv);
 
 /* Prints "freeact: error: <message>" for |s| on stderr, frees it, returns 1. */
 int fa_cli_fail(fa_status s);

@@ -12,6 +12,8 @@ static const fa_command commands[] = {
     {"run", "run a model on .npy inputs with the reference interpreter", fa_cmd_run},
     {"eval", "score a model's logits on an evaluation set (accuracy, NLL)", fa_cmd_eval},
     {"stats", "activation statistics per linear-layer input and token type", fa_cmd_stats},
+    {"compile", "quantize a model with calibration data (RTN ... FreeAct) into .fir", fa_cmd_compile},
+    {"report", "per-site, per-token-type errors and clip ratios of a quantized .fir", fa_cmd_report},
 };
 static const unsigned num_commands = sizeof commands / sizeof commands[0];
 

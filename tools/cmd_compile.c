@@ -1,0 +1,392 @@
+/* freeact compile: float model -> quantized IR. The float pipeline (fusion, norm folding), then
+ * site discovery, calibration on the given data, one solver per site and the lowering to
+ * quantized ops (passes/quantize.h); writes OUT.fir with its weights beside it in OUT.fir.bin. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ir/fileio.h"
+#include "passes/pass.h"
+#include "passes/quantize.h"
+#include "runtime/interp.h"
+#include "runtime/npy.h"
+#include "tools/cli.h"
+#include "tools/model_io.h"
+
+static const char compile_help[] =
+    "usage: freeact compile MODEL --calib NAME=FILE.npy ... --method M --quant Q -o OUT.fir\n"
+    "                       [options]\n"
+    "\n"
+    "Quantizes MODEL (.onnx or .fir): fuses linears and norms, folds norm weights into the\n"
+    "linears, finds the linear sites (linears sharing an input form one site), runs the float\n"
+    "model on the calibration data, fits each site's activation transform per token type, its\n"
+    "weight transform, clip ratios and quantized weights, and writes the quantized IR to OUT.fir\n"
+    "with the weights in OUT.fir.bin beside it (both written atomically). A summary per site\n"
+    "goes to stdout; `freeact report OUT.fir` prints it again later. Linears whose result is a\n"
+    "graph output (an LM head) stay in f32 unless --quantize-head.\n"
+    "\n"
+    "options:\n"
+    "  --calib NAME=FILE.npy  calibration data for graph input NAME (every input must be bound;\n"
+    "                         all share the number of samples along axis 0); for an input:NAME\n"
+    "                         rule naming no graph input, also the token types\n"
+    "  --token-type RULE      how tokens get their type (default: one type for all tokens):\n"
+    "                           input:NAME   the integer tensor NAME [B,T] holds types 0..7\n"
+    "                           NAME==K      type 1 where input NAME [B,T] equals K, else 0\n"
+    "                           position<N   type 1 at positions < N of each activation, else 0\n"
+    "  --method M             rtn | smoothquant | quarot | flatquant | freeact | freeact-ns\n"
+    "  --quant Q              w8a8 | w4a8 | w4a4 | w4a16 (weights x activations, bits)\n"
+    "  --group N              weight scales per N input channels (32, 64 or 128; default: one\n"
+    "                         scale per output channel)\n"
+    "  --gptq                 GPTQ instead of round-to-nearest for the final weights\n"
+    "  --steps N              optimizer steps per site for the learned methods\n"
+    "  --exclusive N          freeact: exclusive channels per token type (default d/32)\n"
+    "  --seed N               seed for every random choice (default 1)\n"
+    "  --calib-samples N      use at most the first N calibration samples (default: all)\n"
+    "  --batch N              calibration samples per run (default 8)\n"
+    "  --quantize-head        also quantize linears that produce a graph output\n"
+    "  -o OUT.fir             the quantized IR (required; .so output is not built yet)\n"
+    "  --quiet                no progress and no summary\n"
+    "  --json                 the summary as one JSON object\n"
+    "  -h, --help             show this help\n";
+
+typedef struct compile_args {
+    const char *model, *output, *rule_text, *method_text, *quant_text;
+    fa_binding *calib;
+    int ncalib;
+    fa_rt_token_rule rule;
+    bool has_rule, quantize_head, quiet, json;
+    fa_qmethod method;
+    fa_qconfig cfg;
+    int64_t samples, batch;
+} compile_args;
+
+static bool parse_int(const char *v, int64_t lo, int64_t hi, int64_t *out) {
+    char *end = NULL;
+    long long x = v ? strtoll(v, &end, 10) : 0;
+    if (!v || !*v || *end || x < lo || x > hi)
+        return false;
+    *out = x;
+    return true;
+}
+
+static bool parse_quant(const char *q, int *w, int *a) {
+    static const struct {
+        const char *name;
+        int w, a;
+    } table[] = {{"w8a8", 8, 8}, {"w4a8", 4, 8}, {"w4a4", 4, 4}, {"w4a16", 4, 16}};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (!strcmp(q, table[i].name)) {
+            *w = table[i].w;
+            *a = table[i].a;
+            return true;
+        }
+    return false;
+}
+
+static int parse_args(int argc, char **argv, compile_args *a) {
+    a->batch = 8;
+    a->calib = calloc((size_t)argc, sizeof *a->calib);
+    if (!a->calib)
+        return fa_cli_fail(fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory"));
+    int64_t group = 0, steps = 0, exclusive = 0, seed = 1;
+    bool gptq = false;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *v;
+        bool missing;
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            fputs(compile_help, stdout);
+            return 0;
+        } else if ((v = fa_cli_option_value("--calib", argc, argv, &i, &missing)) || missing) {
+            if (missing || !fa_tool_binding_parse(v, &a->calib[a->ncalib]))
+                return fa_cli_usage_error("compile", "--calib needs NAME=FILE.npy");
+            a->ncalib++;
+        } else if ((v = fa_cli_option_value("--token-type", argc, argv, &i, &missing)) ||
+                   missing) {
+            if (missing)
+                return fa_cli_usage_error("compile", "--token-type needs a rule");
+            if (a->has_rule)
+                return fa_cli_usage_error("compile", "--token-type given twice");
+            fa_status s = fa_rt_token_rule_parse(v, &a->rule);
+            if (s)
+                return fa_cli_fail(fa_status_prefix(s, "--token-type"));
+            a->rule_text = v;
+            a->has_rule = true;
+        } else if ((v = fa_cli_option_value("--method", argc, argv, &i, &missing)) || missing) {
+            if (missing)
+                return fa_cli_usage_error("compile", "--method needs a method");
+            a->method_text = v;
+        } else if ((v = fa_cli_option_value("--quant", argc, argv, &i, &missing)) || missing) {
+            if (missing)
+                return fa_cli_usage_error("compile", "--quant needs a bit setting");
+            a->quant_text = v;
+        } else if ((v = fa_cli_option_value("--group", argc, argv, &i, &missing)) || missing) {
+            if (!parse_int(v, 32, 128, &group) || (group != 32 && group != 64 && group != 128))
+                return fa_cli_usage_error("compile", "--group must be 32, 64 or 128");
+        } else if ((v = fa_cli_option_value("--steps", argc, argv, &i, &missing)) || missing) {
+            if (!parse_int(v, 1, 100000, &steps))
+                return fa_cli_usage_error("compile", "--steps needs an integer in 1..100000");
+        } else if ((v = fa_cli_option_value("--exclusive", argc, argv, &i, &missing)) || missing) {
+            if (!parse_int(v, 1, 1 << 20, &exclusive))
+                return fa_cli_usage_error("compile", "--exclusive needs a positive integer");
+        } else if ((v = fa_cli_option_value("--seed", argc, argv, &i, &missing)) || missing) {
+            if (!parse_int(v, 0, INT64_MAX, &seed))
+                return fa_cli_usage_error("compile", "--seed needs a non-negative integer");
+        } else if ((v = fa_cli_option_value("--calib-samples", argc, argv, &i, &missing)) ||
+                   missing) {
+            if (!parse_int(v, 1, INT64_MAX, &a->samples))
+                return fa_cli_usage_error("compile", "--calib-samples needs a positive integer");
+        } else if ((v = fa_cli_option_value("--batch", argc, argv, &i, &missing)) || missing) {
+            if (!parse_int(v, 1, 1000000, &a->batch))
+                return fa_cli_usage_error("compile", "--batch needs a positive integer");
+        } else if ((v = fa_cli_option_value("-o", argc, argv, &i, &missing)) || missing) {
+            if (missing)
+                return fa_cli_usage_error("compile", "-o needs a file name");
+            a->output = v;
+        } else if (!strcmp(arg, "--gptq")) {
+            gptq = true;
+        } else if (!strcmp(arg, "--quantize-head")) {
+            a->quantize_head = true;
+        } else if (!strcmp(arg, "--quiet")) {
+            a->quiet = true;
+        } else if (!strcmp(arg, "--json")) {
+            a->json = true;
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            return fa_cli_usage_error("compile", "unknown option '%s'", arg);
+        } else if (a->model) {
+            return fa_cli_usage_error("compile", "more than one model ('%s' and '%s')", a->model,
+                                      arg);
+        } else {
+            a->model = arg;
+        }
+    }
+    if (!a->model)
+        return fa_cli_usage_error("compile", "no model given");
+    if (!a->method_text)
+        return fa_cli_usage_error("compile", "--method is required (rtn, smoothquant, quarot, "
+                                             "flatquant, freeact, freeact-ns)");
+    if (!fa_qmethod_parse(a->method_text, &a->method))
+        return fa_cli_usage_error("compile", "unknown method '%s' (rtn, smoothquant, quarot, "
+                                             "flatquant, freeact, freeact-ns)",
+                                  a->method_text);
+    int wb, ab;
+    if (!a->quant_text)
+        return fa_cli_usage_error("compile", "--quant is required (w8a8, w4a8, w4a4, w4a16)");
+    if (!parse_quant(a->quant_text, &wb, &ab))
+        return fa_cli_usage_error("compile", "unknown bit setting '%s' (w8a8, w4a8, w4a4, w4a16)",
+                                  a->quant_text);
+    if (a->ncalib == 0)
+        return fa_cli_usage_error("compile", "--calib NAME=FILE.npy is required");
+    if (!a->output)
+        return fa_cli_usage_error("compile", "-o OUT.fir is required");
+    size_t olen = strlen(a->output);
+    if (olen < 4 || strcmp(a->output + olen - 4, ".fir") != 0)
+        return fa_cli_usage_error("compile", "-o %s: only .fir output exists so far (shared "
+                                             "libraries come with the code generator)",
+                                  a->output);
+    fa_qconfig_init(&a->cfg, wb, ab);
+    a->cfg.group = (int)group;
+    a->cfg.gptq = gptq;
+    a->cfg.steps = (int)steps;
+    a->cfg.exclusive = (int)exclusive;
+    a->cfg.seed = (uint64_t)seed;
+    return -1;
+}
+
+/* The rule's tensor: graph input |*out_index|, or the --calib binding |*out_extra| of a name no
+ * graph input has (input:NAME rules only; the graph then gets that input). */
+static fa_status find_source(fa_graph *g, const compile_args *a, int *out_index, int *out_extra) {
+    *out_index = *out_extra = -1;
+    const char *name = a->has_rule ? fa_rt_token_rule_source(&a->rule) : NULL;
+    if (!name)
+        return FA_OK;
+    for (uint32_t i = 0; i < fa_graph_num_inputs(g); i++)
+        if (!strcmp(fa_graph_input(g, i)->name, name)) {
+            fa_dtype dt = fa_graph_input(g, i)->type.dtype;
+            if (!fa_dtype_is_int(dt) && dt != FA_DT_BOOL)
+                return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                                      "--token-type %s: input '%s' is %s, not integer",
+                                      a->rule_text, name, fa_dtype_name(dt));
+            *out_index = (int)i;
+            return FA_OK;
+        }
+    for (int k = 0; k < a->ncalib; k++)
+        if (!strcmp(a->calib[k].name, name))
+            *out_extra = k;
+    if (*out_extra < 0 || a->rule.kind != FA_RT_TOKEN_RULE_INPUT)
+        return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                              "--token-type %s: the model has no input '%s'%s", a->rule_text, name,
+                              a->rule.kind == FA_RT_TOKEN_RULE_INPUT ? " and no --calib binds it"
+                                                                     : "");
+    return FA_OK;
+}
+
+static void print_summary(const compile_args *a, const fa_quant_site_report *r, uint32_t n,
+                          double calib_s, double total_s) {
+    if (a->json) {
+        printf("{\"method\": \"%s\", \"quant\": \"%s\", \"calibration_seconds\": %.3f, "
+               "\"seconds\": %.3f, \"sites\": [",
+               fa_qmethod_name(a->method), a->quant_text, calib_s, total_s);
+        for (uint32_t i = 0; i < n; i++) {
+            printf("%s{\"site\": \"%s\", \"d\": %lld, \"n\": %lld, \"aligned\": %s, \"types\": [",
+                   i ? ", " : "", r[i].name, (long long)r[i].d, (long long)r[i].n,
+                   r[i].aligned ? "true" : "false");
+            for (unsigned k = 0; k < r[i].num_types; k++)
+                printf("%s{\"kind\": \"%s\", \"clip\": %.4f, \"tokens\": %lld, \"equiv_error\": "
+                       "%.6g, \"quant_error\": %.6g}",
+                       k ? ", " : "", r[i].kinds[k], r[i].act_clip[k], (long long)r[i].tokens[k],
+                       r[i].equiv[k], r[i].qerr[k]);
+            printf("], \"seconds\": %.3f}", r[i].seconds);
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("%-44s %5s %4s %-9s %5s %7s %10s %10s\n", "site", "d", "type", "kind", "clip",
+           "tokens", "equiv err", "quant err");
+    for (uint32_t i = 0; i < n; i++)
+        for (unsigned k = 0; k < r[i].num_types; k++)
+            printf("%-44s %5lld %4u %-9s %5.3f %7lld %10.2e %10.4f\n", k ? "" : r[i].name,
+                   (long long)r[i].d, k, r[i].kinds[k], r[i].act_clip[k],
+                   (long long)r[i].tokens[k], r[i].equiv[k], r[i].qerr[k]);
+    printf("%s %s: %u sites, calibration %.1f s, total %.1f s\n", fa_qmethod_name(a->method),
+           a->quant_text, n, calib_s, total_s);
+}
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Writes |g| to |path| and its big constants to |path|.bin, both atomically. */
+static fa_status write_output(const fa_graph *g, const char *path) {
+    size_t len = strlen(path);
+    char *bin = malloc(len + 5);
+    if (!bin)
+        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory");
+    snprintf(bin, len + 5, "%s.bin", path);
+    const char *base = strrchr(bin, '/');
+    base = base ? base + 1 : bin;
+    fa_atomic_file af = {0}, bf = {0};
+    fa_status s = fa_atomic_file_open(&bf, bin);
+    if (!s)
+        s = fa_atomic_file_open(&af, path);
+    if (!s) {
+        fa_print_options opts = {.inline_limit = 1024, .data_file = bf.f, .data_file_name = base};
+        s = fa_graph_print(g, &opts, af.f);
+    }
+    if (!s)
+        s = fa_atomic_file_commit(&bf);
+    if (!s)
+        s = fa_atomic_file_commit(&af);
+    fa_atomic_file_abort(&bf);
+    fa_atomic_file_abort(&af);
+    free(bin);
+    return s;
+}
+
+static fa_status run_compile(compile_args *a, const fa_rt_allocator *al) {
+    double t0 = now_seconds();
+    fa_graph *g = NULL;
+    FA_TRY(fa_tool_model_load(a->model, &g));
+    fa_pass_ctx ctx = {0};
+    fa_status s = fa_pipeline_run(g, "canonicalize,cse,fuse-norms,fuse-linear,fold-norms,dce", &ctx);
+    uint32_t nin = fa_graph_num_inputs(g);
+    fa_rt_tensor *inputs = calloc(nin + 1, sizeof *inputs);
+    fa_binding *bind = calloc((size_t)a->ncalib + 1, sizeof *bind);
+    fa_rt_tensor extra = {0};
+    fa_quant_sites sites = {0};
+    fa_quant_site_report *reports = NULL;
+    int src_index = -1, src_extra = -1, nbind = 0;
+    if (!s && (!inputs || !bind))
+        s = fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory");
+    if (!s)
+        s = find_source(g, a, &src_index, &src_extra);
+    for (int k = 0; !s && k < a->ncalib; k++)
+        if (k != src_extra)
+            bind[nbind++] = a->calib[k];
+    if (!s)
+        s = fa_status_prefix(fa_tool_inputs_read(g, bind, nbind, inputs, al), "--calib");
+    if (!s && src_extra >= 0)
+        s = fa_status_prefix(fa_rt_npy_read(a->calib[src_extra].file, &extra, al), "--calib %s",
+                             a->calib[src_extra].arg);
+    if (!s && nin == 0)
+        s = fa_status_make(FA_STATUS_INVALID_ARGUMENT, "the model has no inputs to calibrate on");
+    int64_t N = !s ? inputs[0].dims[0] : 0;
+    for (uint32_t i = 0; !s && i < nin; i++)
+        if (inputs[i].rank < 1 || inputs[i].dims[0] != N)
+            s = fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                               "--calib %s: every calibration array needs the same number of "
+                               "samples (axis 0), %lld",
+                               fa_graph_input(g, i)->name, (long long)N);
+    const fa_rt_tensor *src = src_extra >= 0 ? &extra : src_index >= 0 ? &inputs[src_index] : NULL;
+    if (!s && src &&
+        (src->rank != 2 || src->dims[0] != N ||
+         !(fa_dtype_is_int(src->dtype) || src->dtype == FA_DT_BOOL))) {
+        char d[128];
+        s = fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                           "--token-type %s: '%s' is %s; token types need integer or bool [N,T] "
+                           "with N = %lld samples",
+                           a->rule_text, fa_rt_token_rule_source(&a->rule),
+                           fa_rt_tensor_describe(src, d, sizeof d), (long long)N);
+    }
+    if (!s)
+        s = fa_quant_sites_compute(g, a->quantize_head, &sites);
+    double tc = now_seconds();
+    if (!s) {
+        fa_quant_calib c = {inputs, nin, src, a->samples && a->samples < N ? a->samples : N};
+        s = fa_quant_calibrate(g, &sites, &c, a->has_rule ? &a->rule : NULL, a->batch, 1 << 16,
+                               !a->quiet);
+    }
+    double calib_s = now_seconds() - tc;
+    if (!s && src_extra >= 0) {
+        /* The token types become a graph input of the compiled model: [B, T] like the first
+         * rank-2 input (the token ids), or of unknown extent. */
+        fa_type t = {0};
+        t.dtype = src->dtype;
+        t.rank = 2;
+        t.dims[0] = t.dims[1] = (fa_dim){FA_DIM_UNKNOWN, NULL};
+        for (uint32_t i = 0; i < nin; i++)
+            if (fa_graph_input(g, i)->type.rank == 2) {
+                t.dims[0] = fa_graph_input(g, i)->type.dims[0];
+                t.dims[1] = fa_graph_input(g, i)->type.dims[1];
+                break;
+            }
+        fa_graph_add_input(g, a->calib[src_extra].name, &t);
+    }
+    if (!s) {
+        fa_quant_options qo = {a->method, a->cfg, a->has_rule ? &a->rule : NULL, !a->quiet};
+        s = fa_quantize_sites(g, &sites, &qo, &reports);
+    }
+    if (!s)
+        s = fa_pipeline_run(g, "dce", &ctx);
+    if (!s)
+        s = fa_graph_verify(g);
+    if (!s)
+        s = write_output(g, a->output);
+    if (!s && !a->quiet)
+        print_summary(a, reports, sites.count, calib_s, now_seconds() - t0);
+    free(reports);
+    fa_quant_sites_deinit(&sites);
+    if (inputs)
+        fa_rt_tensors_free(inputs, nin, al);
+    fa_rt_tensor_free(&extra, al);
+    free(inputs);
+    free(bind);
+    fa_graph_destroy(g);
+    return s;
+}
+
+int fa_cmd_compile(int argc, char **argv) {
+    compile_args a;
+    memset(&a, 0, sizeof a);
+    int rc = parse_args(argc, argv, &a);
+    if (rc < 0) {
+        fa_status s = run_compile(&a, fa_rt_allocator_default());
+        rc = s ? fa_cli_fail(fa_status_prefix(s, "%s", a.model)) : 0;
+    }
+    for (int i = 0; i < a.ncalib; i++)
+        fa_tool_binding_free(&a.calib[i]);
+    free(a.calib);
+    return rc;
+}
