@@ -1,8 +1,8 @@
 #!/bin/sh
 # The freeact demo: import the example diffusion LLM, clean it up and fuse its linear layers and
-# RMSNorms with the pass pipeline, and evaluate it with the reference runtime against the metrics
-# PyTorch measured at export time. (Quantizing it with FreeAct arrives with the quantization
-# issue; this demo grows with it.)
+# RMSNorms with the pass pipeline, evaluate it with the reference runtime against the metrics
+# PyTorch measured at export time, then quantize it with FreeAct at W4A8 (masked and unmasked
+# tokens get their own activation transforms) and evaluate the quantized model.
 set -eu
 cd "$(dirname "$0")/.."
 fa=build/bin/freeact
@@ -35,3 +35,14 @@ awk '/"(all|ratio_[0-9.]+)": \{/ {gsub(/[":{ ]/, ""); key = $0}
      key && /"mean_nll"/ {gsub(/[",]/, ""); nll = $2}
      key && /"tokens"/ {gsub(/[",]/, ""); printf "   %-14s token_accuracy %.4f  nll %.4f  tokens %s\n", key ":", acc, nll, $2; key = ""}' \
     "$ex/metrics.json"
+
+echo "== 4. compile with FreeAct at W4A8 (token types: input_ids == 256, the mask token)"
+"$fa" compile $ex/model.onnx --calib input_ids=$ex/calib_input_ids.npy \
+    --token-type 'input_ids==256' --method freeact --quant w4a8 --steps 60 \
+    -o "$out/dllm.freeact-w4a8.fir" | tail -1 | sed 's/^/   /'
+echo "   $(grep -c ' = qlinear(' "$out/dllm.freeact-w4a8.fir") qlinear, per-site errors: freeact report $out/dllm.freeact-w4a8.fir"
+
+echo "== 5. evaluate the quantized model (integer linears in the reference kernels)"
+"$fa" eval "$out/dllm.freeact-w4a8.fir" --input input_ids=$ex/eval_input_ids.npy \
+    --targets $ex/eval_targets.npy --target-mask $ex/eval_target_mask.npy --batch 32 \
+    --group-by $ex/eval_ratio.npy | sed 's/^group /mask ratio /; s/^/   /'

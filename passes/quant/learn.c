@@ -28,6 +28,9 @@
 #define EVAL_ROWS 4096
 #define EVAL_EVERY 10
 #define MAX_GROUPS 6
+/* freeact keeps its exclusive channels only where they are exact on the calibration data: if
+ * some type's ‖X_k A_k M − X_k‖ / ‖X_k‖ exceeds this after training, the masks go (A_k = A). */
+#define FREEACT_EQUIV_MAX 0.01
 
 typedef struct group {
     const char *name;
@@ -47,11 +50,11 @@ struct fa_qlearn {
     float *p;
     int gsig, gca, gcw; /* group indices (-1: none) */
     /* Method constants. */
-    int64_t d1, d2;  /* flatquant: P = P1 ⊗ P2, P1 d1 x d1 */
-    int e;           /* freeact: exclusive channels per type */
-    int8_t *owner;   /* [d] freeact: the type owning channel j, -1 shared */
-    int64_t rank;    /* freeact-ns: r */
-    float *bperp;    /* [d, d] freeact-ns: P⊥ H; H is stored in h */
+    int64_t d1, d2; /* flatquant: P = P1 ⊗ P2, P1 d1 x d1 */
+    int e;          /* freeact: exclusive channels per type */
+    int8_t *owner;  /* [d] freeact: the type owning channel j, -1 shared */
+    int64_t rank;   /* freeact-ns: r */
+    float *bperp;   /* [d, d] freeact-ns: P⊥ H; H is stored in h */
     float *h;
     /* Derived from p by derive(). */
     float *P, *Pinv, *s; /* shared-transform methods: P, P⁻¹, s = exp(σ) */
@@ -200,8 +203,8 @@ static void backward(fa_qlearn *l, float *grad) {
     /* d(P⁻¹) = -P⁻¹ dP P⁻¹: G_P -= P⁻ᵀ G_Pinv P⁻ᵀ. */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)d, (int)d, 1.0f, l->Pinv,
                 (int)d, gpinv, (int)d, 0.0f, gab, (int)d);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d, (int)d, (int)d, -1.0f, gab,
-                (int)d, l->Pinv, (int)d, 1.0f, gp, (int)d);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d, (int)d, (int)d, -1.0f, gab, (int)d,
+                l->Pinv, (int)d, 1.0f, gp, (int)d);
     if (l->method == FA_QMETHOD_FLATQUANT) { /* project onto the Kronecker factors */
         const int64_t d1 = l->d1, d2 = l->d2;
         const float *p1 = l->p + l->grp[0].off, *p2 = l->p + l->grp[1].off;
@@ -248,8 +251,8 @@ static int64_t covariance(const fa_qlearn *l, int k, const float *s, double *out
             fill++, cnt++;
         }
         if (fill == chunk || (r == l->site.rows && fill > 0)) {
-            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)fill, 1.0, buf,
-                        (int)d, 1.0, out, (int)d);
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)fill, 1.0, buf, (int)d,
+                        1.0, out, (int)d);
             fill = 0;
         }
     }
@@ -260,15 +263,15 @@ static int64_t covariance(const fa_qlearn *l, int k, const float *s, double *out
 }
 
 static fa_status lapack_error(const fa_qlearn *l, const char *what, int info) {
-    return fa_status_make(FA_STATUS_INTERNAL, "%s: LAPACK %s failed (info %d)", l->site.name,
-                          what, info);
+    return fa_status_make(FA_STATUS_INTERNAL, "%s: LAPACK %s failed (info %d)", l->site.name, what,
+                          info);
 }
 
 /* FreeAct's closed-form start for T (params group 0, σ already set): exclusive columns of type
  * k = generalized eigenvectors of (Σ_other + ρ_o I, Σ_k + ρ_k I) with the smallest eigenvalues,
  * in the σ-scaled space (ρ = 1e-8 of the mean diagonal: directions with no energy in any type get
- * λ ≈ ρ_o / ρ_k, well above the exclusive ones'); shared columns = an orthonormal basis of the rest times a randomized
- * Hadamard. */
+ * λ ≈ ρ_o / ρ_k, well above the exclusive ones'); shared columns = an orthonormal basis of the rest
+ * times a randomized Hadamard. */
 static fa_status freeact_closed_form(fa_qlearn *l, uint64_t *rng) {
     const int64_t d = l->d, ke = (int64_t)l->K * l->e, chunk = 256;
     float *T = l->p + l->grp[0].off, *s = l->s;
@@ -396,6 +399,8 @@ static fa_status ns_setup(fa_qlearn *l, uint64_t *rng) {
     while (r < d && (total <= 0 || acc < keep * total))
         acc += fmax(ev[d - 1 - r], 0.0), r++;
     l->rank = r;
+    if (r == d) /* P⊥ = 0: Z_k has no effect; keep it 0 (A_k stays the Hadamard) */
+        l->grp[0].lr = 0.0f;
     for (int64_t i = 0; i < d; i++) /* U [d, r]: eigenvectors in descending order */
         for (int64_t j = 0; j < r; j++)
             u[i * r + j] = (float)cov[i * d + d - 1 - j];
@@ -406,10 +411,10 @@ static fa_status ns_setup(fa_qlearn *l, uint64_t *rng) {
     memcpy(l->bperp, l->h, dd * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)d, (int)d, 1.0f, u, (int)r,
                 l->h, (int)d, 0.0f, l->t1, (int)d);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d, (int)d, (int)r, -1.0f, u,
-                (int)r, l->t1, (int)d, 1.0f, l->bperp, (int)d);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)r, (int)d, 1.0f, l->h,
-                (int)d, u, (int)r, 0.0f, l->t1, (int)r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d, (int)d, (int)r, -1.0f, u, (int)r,
+                l->t1, (int)d, 1.0f, l->bperp, (int)d);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)r, (int)d, 1.0f, l->h, (int)d,
+                u, (int)r, 0.0f, l->t1, (int)r);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d, (int)d, (int)r, 1.0f, l->t1,
                 (int)r, u, (int)r, 0.0f, l->m, (int)d);
 done:
@@ -451,8 +456,8 @@ void fa_qlearn_destroy(fa_qlearn *l) {
 }
 
 /* Allocates a learner without a start. */
-static fa_status learner_create(const fa_qsite_data *data, fa_qmethod method,
-                                const fa_qconfig *cfg, fa_qlearn **out) {
+static fa_status learner_create(const fa_qsite_data *data, fa_qmethod method, const fa_qconfig *cfg,
+                                fa_qlearn **out) {
     *out = NULL;
     if (method != FA_QMETHOD_FLATQUANT && method != FA_QMETHOD_FREEACT &&
         method != FA_QMETHOD_FREEACT_NS)
@@ -806,8 +811,8 @@ static fa_status train(fa_qlearn *l, run *r, int t_end, int steps, const fa_qlea
                 r->best = el, r->best_step = t + 1, memcpy(r->bestp, l->p, np * sizeof(float));
         }
         if (l->cfg.verbose > 0 && ((t + 1) % report == 0 || t == 0))
-            fprintf(stderr, "%s: %s: step %d/%d loss %.5g (best %.5g) lr %.3g\n", l->site.name,
-                    tag, t + 1, steps, loss, r->best, l->grp[0].lr * sched);
+            fprintf(stderr, "%s: %s: step %d/%d loss %.5g (best %.5g) lr %.3g\n", l->site.name, tag,
+                    t + 1, steps, loss, r->best, l->grp[0].lr * sched);
     }
     memcpy(r->cur, l->p, np * sizeof(float));
     if (l->cfg.verbose > 0)
@@ -840,6 +845,41 @@ static fa_status pick_sigma(fa_qlearn *l, const fa_qlearn_batch *ev) {
     return st ? st : derive(l);
 }
 
+/* The largest over types of ‖X_k A_k M − X_k‖_F / ‖X_k‖_F on the site's rows (l->a, l->m as
+ * derived); -1 if out of memory. */
+static double max_equiv_error(const fa_qlearn *l, const fa_qsite_data *data) {
+    const int64_t d = l->d, rows = data->rows;
+    const size_t dd = (size_t)(d * d);
+    float *am = malloc(dd * sizeof *am), *xk = malloc((size_t)(rows * d) * sizeof *xk);
+    float *y = malloc((size_t)(rows * d) * sizeof *y);
+    double worst = -1;
+    if (am && xk && y) {
+        worst = 0;
+        for (unsigned k = 0; k < l->K; k++) {
+            int64_t nk = 0;
+            for (int64_t r = 0; r < rows; r++)
+                if ((data->type ? data->type[r] : 0) == k)
+                    memcpy(xk + (nk++) * d, data->x + r * d, (size_t)d * sizeof *xk);
+            if (nk == 0)
+                continue;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d, (int)d, (int)d, 1.0f,
+                        l->a + k * dd, (int)d, l->m, (int)d, 0.0f, am, (int)d);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nk, (int)d, (int)d, 1.0f,
+                        xk, (int)d, am, (int)d, 0.0f, y, (int)d);
+            double num = 0, den = 0;
+            for (int64_t i = 0; i < nk * d; i++) {
+                double e = (double)y[i] - xk[i];
+                num += e * e;
+                den += (double)xk[i] * xk[i];
+            }
+            double rel = den > 0 ? sqrt(num / den) : 0;
+            worst = rel > worst ? rel : worst;
+        }
+    }
+    free(am), free(xk), free(y);
+    return worst;
+}
+
 static void write_result(const fa_qlearn *l, fa_qsite_result *out, float *w_clip) {
     const size_t dd = (size_t)(l->d * l->d);
     memcpy(out->a, l->a, l->K * dd * sizeof(float));
@@ -848,9 +888,9 @@ static void write_result(const fa_qlearn *l, fa_qsite_result *out, float *w_clip
     if (l->method == FA_QMETHOD_FREEACT_NS)
         for (int64_t i = 0; i < l->grp[0].len && zero_z; i++)
             zero_z = l->p[l->grp[0].off + i] == 0.0f;
-    const char *kind = l->method == FA_QMETHOD_FLATQUANT ? "kron"
+    const char *kind = l->method == FA_QMETHOD_FLATQUANT              ? "kron"
                        : l->method == FA_QMETHOD_FREEACT_NS && zero_z ? "hadamard"
-                                                                       : "dense";
+                                                                      : "dense";
     for (unsigned k = 0; k < FA_QSITE_TYPES_MAX; k++) {
         out->act_clip[k] = k < l->K ? l->ca[k] : 1.0f;
         snprintf(out->kinds[k], sizeof out->kinds[k], "%s", k < l->K ? kind : "identity");
@@ -940,6 +980,20 @@ fa_status fa_qlearn_fit_ex(const fa_qsite_data *data, fa_qmethod method, const f
     if (!st) {
         memcpy(l->p, bestp, (size_t)l->np * sizeof(float));
         st = derive(l);
+    }
+    if (!st && method == FA_QMETHOD_FREEACT && l->owner) {
+        double eq = max_equiv_error(l, data);
+        if (eq < 0) {
+            st = oom(l);
+        } else if (eq > FREEACT_EQUIV_MAX) {
+            if (cfg->verbose > 0)
+                fprintf(stderr, "%s: freeact: equivalence error %.3g with exclusive channels; "
+                        "dropping them\n", l->site.name, eq);
+            free(l->owner);
+            l->owner = NULL;
+            l->e = 0;
+            st = derive(l);
+        }
     }
     if (!st) {
         r.start_loss = r.chosen_start ? r.start_loss2 : r.start_loss1;
