@@ -115,9 +115,14 @@ typedef struct calib_state {
     const fa_rt_tensor *source; /* this batch's rows of the rule's tensor, or NULL */
     int64_t sample0, samples;   /* this batch: first sample index, number of samples */
     int64_t max_rows;
+    int32_t only;               /* the one site to record, or -1 for all */
+    bool done;                  /* |only| recorded in this run: stop it */
     uint8_t *types;             /* scratch, [rows] */
     int64_t types_cap;
 } calib_state;
+
+/* What observe returns to stop a run early once the wanted site is recorded; never reported. */
+#define STOP_MESSAGE "calibration: site recorded"
 
 static void site_unalign(fa_quant_site *site, const char *why) {
     if (!site->aligned)
@@ -191,16 +196,28 @@ static fa_status observe(const fa_node *n, const fa_rt_tensor *const *operands, 
         return FA_OK;
     for (uint32_t i = 0; i < st->sites->count; i++) {
         fa_quant_site *site = &st->sites->v[i];
-        if (site->linears[0] == n)
-            return record(st, site, operands[0]);
+        if (site->linears[0] != n || (st->only >= 0 && (uint32_t)st->only != i))
+            continue;
+        FA_TRY(record(st, site, operands[0]));
+        if (st->only >= 0) {
+            st->done = true;
+            return fa_status_make(FA_STATUS_INTERNAL, STOP_MESSAGE);
+        }
+        return FA_OK;
     }
     return FA_OK;
 }
 
 fa_status fa_quant_calibrate(const fa_graph *g, fa_quant_sites *sites, const fa_quant_calib *c,
                              const fa_rt_token_rule *rule, int64_t batch, int64_t max_rows,
-                             bool progress) {
-    calib_state st = {sites, rule, NULL, 0, 0, max_rows, NULL, 0};
+                             int32_t only, bool progress) {
+    calib_state st = {sites, rule, NULL, 0, 0, max_rows, only, false, NULL, 0};
+    for (uint32_t i = 0; i < sites->count; i++)
+        if (only < 0 || (uint32_t)only == i) {
+            sites->v[i].rows = 0;
+            sites->v[i].aligned = true;
+            sites->v[i].reason = "";
+        }
     uint32_t nin = c->num_inputs;
     fa_rt_tensor *views = calloc(nin ? nin : 1, sizeof *views);
     uint32_t nout = fa_graph_num_outputs(g);
@@ -234,10 +251,15 @@ fa_status fa_quant_calibrate(const fa_graph *g, fa_quant_sites *sites, const fa_
         }
         st.sample0 = s0;
         st.samples = nb;
+        st.done = false;
         s = fa_rt_interp_run_observed(g, views, nin, outs, fa_rt_allocator_default(), observe,
                                       &st);
         if (!s)
             fa_rt_tensors_free(outs, nout, fa_rt_allocator_default());
+        else if (st.done) { /* stopped on purpose after the wanted site */
+            fa_status_free(s);
+            s = FA_OK;
+        }
         if (progress)
             fprintf(stderr, tty ? "\rcalibration: %lld/%lld samples" : "calibration: %lld/%lld samples\n",
                     (long long)(s0 + nb), (long long)c->samples);
@@ -249,18 +271,20 @@ fa_status fa_quant_calibrate(const fa_graph *g, fa_quant_sites *sites, const fa_
     free(st.types);
     if (s)
         return fa_status_prefix(s, "calibration");
-    /* Types seen decide K for input:NAME rules. */
+    /* K: the rule's; for input:NAME rules, the types present in the source tensor. */
     unsigned k = rule ? fa_rt_token_rule_num_types(rule) : 1;
-    if (rule && rule->kind == FA_RT_TOKEN_RULE_INPUT) {
+    if (rule && rule->kind == FA_RT_TOKEN_RULE_INPUT && c->source) {
         k = 1;
-        for (uint32_t i = 0; i < sites->count; i++)
-            for (int64_t r = 0; r < sites->v[i].rows; r++)
-                if (sites->v[i].ctype[r] + 1u > k)
-                    k = sites->v[i].ctype[r] + 1u;
+        uint64_t n = c->source->nbytes / (fa_dtype_bits(c->source->dtype) / 8);
+        for (uint64_t i = 0; i < n; i++) {
+            int64_t v = fa_rt_load_i64(c->source->dtype, c->source->data, i);
+            if (v >= 0 && v < FA_RT_TOKEN_TYPES_MAX && (unsigned)v + 1 > k)
+                k = (unsigned)v + 1;
+        }
     }
     sites->num_types = k;
     for (uint32_t i = 0; i < sites->count; i++)
-        if (sites->v[i].rows == 0)
+        if ((only < 0 || (uint32_t)only == i) && sites->v[i].rows == 0)
             return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
                                   "calibration: site %s saw no activation rows", sites->v[i].name);
     return FA_OK;

@@ -306,20 +306,42 @@ static fa_status quantize_site(lower_ctx *lc, fa_quant_site *site, unsigned num_
     return s;
 }
 
-fa_status fa_quantize_sites(fa_graph *g, fa_quant_sites *sites, const fa_quant_options *opt,
-                            fa_quant_site_report **reports) {
+fa_status fa_quantize_sites(fa_graph *g, fa_quant_sites *sites, const fa_quant_calib *calib,
+                            const fa_quant_options *opt, fa_quant_site_report **reports,
+                            double *calib_seconds) {
     *reports = NULL;
+    *calib_seconds = 0;
     fa_quant_site_report *reps = calloc(sites->count ? sites->count : 1, sizeof *reps);
     if (!reps)
         return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory");
     lower_ctx lc = {g, opt, NULL};
     bool tty = opt->progress && isatty(STDERR_FILENO);
     fa_status s = FA_OK;
+    if (!opt->sequential) {
+        double t0 = now_seconds();
+        s = fa_quant_calibrate(g, sites, calib, opt->rule, opt->batch, opt->max_rows, -1,
+                               opt->progress);
+        *calib_seconds += now_seconds() - t0;
+    }
     for (uint32_t i = 0; i < sites->count && !s; i++) {
+        fa_quant_site *site = &sites->v[i];
+        if (opt->sequential) {
+            double t0 = now_seconds();
+            s = fa_quant_calibrate(g, sites, calib, opt->rule, opt->batch, opt->max_rows,
+                                   (int32_t)i, false);
+            *calib_seconds += now_seconds() - t0;
+            if (s)
+                break;
+        }
         if (opt->progress)
             fprintf(stderr, tty ? "\r\033[K%s: site %u/%u %s" : "%s: site %u/%u %s\n",
-                    fa_qmethod_name(opt->method), i + 1, sites->count, sites->v[i].name);
-        s = quantize_site(&lc, &sites->v[i], sites->num_types, &reps[i]);
+                    fa_qmethod_name(opt->method), i + 1, sites->count, site->name);
+        s = quantize_site(&lc, site, sites->num_types, &reps[i]);
+        if (opt->sequential) { /* the rows are not needed any more */
+            free(site->cx), free(site->ctype), free(site->cseq);
+            site->cx = NULL, site->ctype = NULL, site->cseq = NULL;
+            site->rows = site->cap = 0;
+        }
     }
     if (tty)
         fputc('\n', stderr);

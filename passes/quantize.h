@@ -52,13 +52,16 @@ typedef struct fa_quant_calib {
     int64_t samples;
 } fa_quant_calib;
 
-/* Runs the float graph on the calibration data in batches of |batch| samples and records every
- * site's activation rows with their token types (|rule|; NULL: one type). A site whose activation
- * is not [B, T, d] with the rule's [B, T] is marked not aligned and gets type 0. At most
- * |max_rows| rows are kept per site (the first ones). |progress|: a line on stderr per batch. */
+/* Runs the graph on the calibration data in batches of |batch| samples and records the
+ * activation rows of site |only| (or of every site when |only| < 0) with their token types
+ * (|rule|; NULL: one type), replacing what the sites held. A site whose activation is not
+ * [B, T, d] with the rule's [B, T] is marked not aligned and gets type 0. At most |max_rows| rows
+ * are kept per site (the first ones). With |only| >= 0 each run stops once that site's input is
+ * recorded. |progress|: a line on stderr per batch. Sets sites->num_types: the rule's K (for
+ * input:NAME rules one more than the largest type in |c->source|). */
 fa_status fa_quant_calibrate(const fa_graph *g, fa_quant_sites *sites, const fa_quant_calib *c,
                              const fa_rt_token_rule *rule, int64_t batch, int64_t max_rows,
-                             bool progress);
+                             int32_t only, bool progress);
 
 /* What the compile did at one site, for the summary printed by `freeact compile` (the same
  * numbers are stored in the quantized graph for `freeact report`). */
@@ -79,15 +82,22 @@ typedef struct fa_quant_options {
     fa_qmethod method;
     fa_qconfig cfg;
     const fa_rt_token_rule *rule; /* NULL: one token type */
+    bool sequential;  /* calibrate each site on the outputs of the sites quantized before it */
+    int64_t batch;    /* calibration samples per interpreter run */
+    int64_t max_rows; /* calibration rows kept per site */
     bool progress;
 } fa_quant_options;
 
-/* Solves every site on its calibration rows (three of every four calibration samples; the
- * fourth is held out for the errors in |reports|) and rewrites the graph: each site's linears
- * become qlinear (or linear of dequantized weights when activations stay f32) behind one
- * routed_transform and one quantize. |reports| gets one entry per site (malloc'ed array of
- * sites->count entries; the caller frees it). */
-fa_status fa_quantize_sites(fa_graph *g, fa_quant_sites *sites, const fa_quant_options *opt,
-                            fa_quant_site_report **reports);
+/* Calibrates, solves and lowers every site. Sequential (the default of freeact compile): in
+ * program order, each site is calibrated on the graph as quantized so far, so it sees the
+ * quantization error of the sites before it (layer-wise, as FlatQuant and FreeAct train);
+ * otherwise all sites are calibrated once on the float graph. Each site is solved on three of
+ * every four calibration samples; the fourth is held out for the errors in |reports|. Each site's
+ * linears become qlinear (or linear of dequantized weights when activations stay f32) behind one
+ * routed_transform and one quantize. |reports| gets one entry per site (malloc'ed, sites->count
+ * entries; the caller frees it); |calib_seconds| the time spent running the calibration graph. */
+fa_status fa_quantize_sites(fa_graph *g, fa_quant_sites *sites, const fa_quant_calib *calib,
+                            const fa_quant_options *opt, fa_quant_site_report **reports,
+                            double *calib_seconds);
 
 #endif

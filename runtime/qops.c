@@ -2,6 +2,7 @@
  * routed_transform, quantize, qlinear, dequantize. Plain C whose arithmetic is defined exactly
  * (f32, fixed summation order, int32 dot products), so SIMD and generated kernels can be compared
  * with them bit for bit. */
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -91,19 +92,39 @@ fa_status fa_rt_routed_transform(fa_rt_in x, fa_rt_in tt, fa_rt_in a, fa_rt_tens
         memcpy(ys, xs, sizeof *ys * rows * (uint64_t)d);
         return FA_OK;
     }
-    /* y_j = sum_i x_i a[k, i, j] with i ascending for every j: the i loop is outside so the inner
-     * loop runs along a row of a; each y_j still sees its terms in the same order. */
-    for (uint64_t r = 0; r < rows; r++) {
-        const float *xr = xs + r * (uint64_t)d;
-        const float *ak = as + (uint64_t)(types ? types[r] : 0) * (uint64_t)d * (uint64_t)d;
-        float *yr = ys + r * (uint64_t)d;
-        for (int64_t i = 0; i < d; i++) {
-            float xi = xr[i];
-            const float *arow = ak + (uint64_t)i * (uint64_t)d;
-            for (int64_t j = 0; j < d; j++)
-                yr[j] += xi * arow[j];
-        }
+    /* One GEMM per token type: the rows of type k are gathered, multiplied by a[k] and
+     * scattered back (no gathering when every token has type 0). */
+    if (!types || ntypes == 1) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)d, (int)d, 1.0f, xs,
+                    (int)d, as, (int)d, 0.0f, ys, (int)d);
+        return FA_OK;
     }
+    size_t bytes = sizeof(float) * rows * (uint64_t)d;
+    float *gx = al->alloc(al->user, bytes ? bytes : 1, 64);
+    float *gy = gx ? al->alloc(al->user, bytes ? bytes : 1, 64) : NULL;
+    if (!gy) {
+        if (gx)
+            al->free(al->user, gx);
+        fa_rt_tensor_free(out, al);
+        return fa_rt_err(op, "out of memory for %llu rows", (unsigned long long)rows);
+    }
+    for (int64_t k = 0; k < ntypes; k++) {
+        uint64_t n = 0;
+        for (uint64_t r = 0; r < rows; r++)
+            if (types[r] == k)
+                memcpy(gx + (n++) * (uint64_t)d, xs + r * (uint64_t)d, sizeof(float) * (size_t)d);
+        if (n == 0)
+            continue;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)d, (int)d, 1.0f, gx,
+                    (int)d, as + (uint64_t)k * (uint64_t)d * (uint64_t)d, (int)d, 0.0f, gy,
+                    (int)d);
+        n = 0;
+        for (uint64_t r = 0; r < rows; r++)
+            if (types[r] == k)
+                memcpy(ys + r * (uint64_t)d, gy + (n++) * (uint64_t)d, sizeof(float) * (size_t)d);
+    }
+    al->free(al->user, gx);
+    al->free(al->user, gy);
     return FA_OK;
 }
 
@@ -226,6 +247,59 @@ static void unpack_row(fa_rt_in wq, int64_t n, int64_t k, int8_t *dst) {
  * channel's weights stream past it. */
 #define QLINEAR_ROW_BLOCK 64
 
+/* Groups up to this length have integer dot products below 2^24 (|code| <= 128 on both sides:
+ * 1023 * 128 * 128 < 2^24), so f32 holds every partial sum exactly, in any order. */
+#define EXACT_F32_DOT_LEN 1023
+#define QLINEAR_SGEMM_ROWS 512
+
+/* qlinear with the per-group integer dot products computed by sgemm on the codes as f32: exact
+ * (see EXACT_F32_DOT_LEN), so the result is bit for bit the int32 loop's; then the same
+ * epilogue in the same order. |w| [n, k] holds the unpacked weight codes. */
+static fa_status qlinear_sgemm(const int8_t *cs, uint64_t rows, int64_t k, const int8_t *w,
+                               int64_t n, int64_t glen, int64_t ngroups, const float *ss,
+                               const float *ws, const float *bs, float *ys, fa_rt_al al) {
+    uint64_t rb = rows < QLINEAR_SGEMM_ROWS ? rows : QLINEAR_SGEMM_ROWS;
+    size_t xbytes = sizeof(float) * (size_t)(rb * (uint64_t)k);
+    size_t wbytes = sizeof(float) * (size_t)(n * k), abytes = sizeof(float) * (size_t)(rb * n);
+    float *xf = al->alloc(al->user, xbytes ? xbytes : 1, 64);
+    float *wf = xf ? al->alloc(al->user, wbytes ? wbytes : 1, 64) : NULL;
+    float *acc = wf ? al->alloc(al->user, abytes ? abytes : 1, 64) : NULL;
+    if (!acc) {
+        if (wf)
+            al->free(al->user, wf);
+        if (xf)
+            al->free(al->user, xf);
+        return fa_rt_err("qlinear", "out of memory");
+    }
+    for (int64_t i = 0; i < n * k; i++)
+        wf[i] = (float)w[i];
+    for (uint64_t r0 = 0; r0 < rows; r0 += rb) {
+        uint64_t nr = rows - r0 < rb ? rows - r0 : rb;
+        for (uint64_t i = 0; i < nr * (uint64_t)k; i++)
+            xf[i] = (float)cs[r0 * (uint64_t)k + i];
+        float *y = ys + r0 * (uint64_t)n;
+        memset(y, 0, sizeof(float) * (size_t)(nr * (uint64_t)n));
+        for (int64_t g = 0; g < ngroups; g++) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)n, (int)glen, 1.0f,
+                        xf + g * glen, (int)k, wf + g * glen, (int)k, 0.0f, acc, (int)n);
+            for (uint64_t r = 0; r < nr; r++)
+                for (int64_t j = 0; j < n; j++)
+                    y[r * (uint64_t)n + (uint64_t)j] +=
+                        ws[(uint64_t)j * (uint64_t)ngroups + (uint64_t)g] *
+                        acc[r * (uint64_t)n + (uint64_t)j];
+        }
+        for (uint64_t r = 0; r < nr; r++)
+            for (int64_t j = 0; j < n; j++) {
+                float v = y[r * (uint64_t)n + (uint64_t)j] * ss[r0 + r];
+                y[r * (uint64_t)n + (uint64_t)j] = bs ? v + bs[j] : v;
+            }
+    }
+    al->free(al->user, acc);
+    al->free(al->user, wf);
+    al->free(al->user, xf);
+    return FA_OK;
+}
+
 fa_status fa_rt_qlinear(fa_rt_in codes, fa_rt_in scales, fa_rt_in wq, fa_rt_in wscale,
                         fa_rt_in bias, int64_t group, fa_rt_tensor *out, fa_rt_al al) {
     const char *op = "qlinear";
@@ -269,6 +343,13 @@ fa_status fa_rt_qlinear(fa_rt_in codes, fa_rt_in scales, fa_rt_in wq, fa_rt_in w
     const float *ss = scales->data, *ws = wscale->data, *bs = bias ? bias->data : NULL;
     float *ys = out->data;
     int64_t ngroups = wscale->dims[1];
+    if (glen <= EXACT_F32_DOT_LEN && rows > 0) {
+        s = qlinear_sgemm(cs, rows, k, w, n, glen, ngroups, ss, ws, bs, ys, al);
+        al->free(al->user, w);
+        if (s)
+            fa_rt_tensor_free(out, al);
+        return s;
+    }
     for (uint64_t r0 = 0; r0 < rows; r0 += QLINEAR_ROW_BLOCK) {
         uint64_t r1 = r0 + QLINEAR_ROW_BLOCK < rows ? r0 + QLINEAR_ROW_BLOCK : rows;
         for (int64_t j = 0; j < n; j++) {

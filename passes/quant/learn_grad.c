@@ -133,8 +133,8 @@ static float quant_fwd(const float *v, float *q, int64_t len, float clip, float 
 }
 
 /* Backward of quant_fwd: |g| holds dL/dq on entry and dL/dv on exit; returns dL/dclip. */
-static double quant_bwd(const float *v, float *g, int64_t len, float clip, float scale,
-                        float qmax, int64_t arg) {
+static double quant_bwd(const float *v, float *g, int64_t len, float clip, float scale, float qmax,
+                        int64_t arg) {
     if (!(scale > 0.0f))
         return 0.0; /* a zero block: q = 0 near it; the identity is the straight-through choice */
     double gs = 0;
@@ -194,8 +194,8 @@ fa_status fa_qlearn_site_loss(const fa_qlearn_site *s, const fa_qlearn_batch *b,
         w.zq = w.z;
 
     /* Weights: W' = W Mᵀ, quantized per row or group with the row's clip ratio. */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)d, (int)d, 1.0f, s->w,
-                (int)d, m, (int)d, 0.0f, w.wp, (int)d);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)d, (int)d, 1.0f, s->w, (int)d,
+                m, (int)d, 0.0f, w.wp, (int)d);
     for (int64_t r = 0; r < n; r++)
         for (int64_t q = 0; q < groups; q++) {
             int64_t o = r * d + q * gsz;
@@ -264,8 +264,7 @@ fa_status fa_qlearn_site_loss(const fa_qlearn_site *s, const fa_qlearn_batch *b,
         double gc = 0;
         if (aq)
             for (int64_t r = o; r < o + bk; r++)
-                gc += quant_bwd(w.z + r * d, w.gz + r * d, d, ca[k], w.rscale[r], aqmax,
-                                w.rarg[r]);
+                gc += quant_bwd(w.z + r * d, w.gz + r * d, d, ca[k], w.rscale[r], aqmax, w.rarg[r]);
         g->ca[k] = (float)gc;
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)d, (int)bk, 1.0f,
                     b->x + o * d, (int)d, w.gz + o * d, (int)d, 0.0f, gak, (int)d);

@@ -21,11 +21,11 @@ typedef struct fa_qlearn_site {
     const char *name;
     int64_t d, n, rows;
     unsigned num_types;
-    const float *x;       /* [rows, d], lent */
-    const uint8_t *type;  /* [rows] or NULL, lent */
-    const float *w;       /* [n, d], lent */
-    float *target;        /* [rows, n] = X Wᵀ, owned */
-    double *target_sq;    /* [rows] ‖row of target‖², owned */
+    const float *x;      /* [rows, d], lent */
+    const uint8_t *type; /* [rows] or NULL, lent */
+    const float *w;      /* [n, d], lent */
+    float *target;       /* [rows, n] = X Wᵀ, owned */
+    double *target_sq;   /* [rows] ‖row of target‖², owned */
     int64_t type_rows[FA_QSITE_TYPES_MAX];
     int a_bits, w_bits, group;
 } fa_qlearn_site;
@@ -34,9 +34,9 @@ typedef struct fa_qlearn_site {
 typedef struct fa_qlearn_batch {
     int64_t rows, cap;
     int64_t start[FA_QSITE_TYPES_MAX + 1];
-    float *x;                                /* [rows, d] */
-    float *t;                                /* [rows, n] targets */
-    double norm[FA_QSITE_TYPES_MAX];         /* Σ ‖t row‖² of each type */
+    float *x;                        /* [rows, d] */
+    float *t;                        /* [rows, n] targets */
+    double norm[FA_QSITE_TYPES_MAX]; /* Σ ‖t row‖² of each type */
 } fa_qlearn_batch;
 
 fa_status fa_qlearn_site_init(fa_qlearn_site *s, const fa_qsite_data *data, const fa_qconfig *cfg);
@@ -50,10 +50,10 @@ void fa_qlearn_batch_fill(fa_qlearn_batch *b, const fa_qlearn_site *s, int64_t *
 
 /* Gradients of the site loss with respect to what the quantized forward pass reads. */
 typedef struct fa_qlearn_grads {
-    float *a;   /* [num_types, d, d] dL/dA_k */
-    float *m;   /* [d, d] dL/dM, or NULL when M is fixed (not computed) */
+    float *a;                     /* [num_types, d, d] dL/dA_k */
+    float *m;                     /* [d, d] dL/dM, or NULL when M is fixed (not computed) */
     float ca[FA_QSITE_TYPES_MAX]; /* dL/d(activation clip ratio of type k) */
-    float *cw;  /* [n] dL/d(weight clip ratio of each row) */
+    float *cw;                    /* [n] dL/d(weight clip ratio of each row) */
 } fa_qlearn_grads;
 
 /* The site loss L = Σ_k ‖Q_a(X_k A_k) Q_w(W Mᵀ)ᵀ − X_k Wᵀ‖² / ‖X_k Wᵀ‖² on batch |b| for
@@ -83,13 +83,13 @@ fa_status fa_qlearn_loss_grad(fa_qlearn *l, double *loss, float *grad);
 
 /* What a fit measured (on its evaluation rows). */
 typedef struct fa_qlearn_report {
-    double start_loss;     /* the chosen start, before training */
-    double final_loss;     /* the parameters returned (best seen) */
-    double start_loss1;    /* freeact: the closed-form start, before training */
-    double final_loss1;    /* freeact: ... after training */
-    double start_loss2;    /* freeact: the second start (random orthogonal), before training */
-    double final_loss2;    /* freeact: ... after training */
-    int chosen_start;      /* freeact: 0 closed-form, 1 random orthogonal */
+    double start_loss;  /* the chosen start, before training */
+    double final_loss;  /* the parameters returned (best seen) */
+    double start_loss1; /* freeact: the closed-form start, before training */
+    double final_loss1; /* freeact: ... after training */
+    double start_loss2; /* freeact: the second start (random orthogonal), before training */
+    double final_loss2; /* freeact: ... after training */
+    int chosen_start;   /* freeact: 0 closed-form, 1 random orthogonal */
     int steps;
 } fa_qlearn_report;
 
