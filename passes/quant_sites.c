@@ -234,7 +234,8 @@ fa_status fa_quant_calibrate(const fa_graph *g, fa_quant_sites *sites, const fa_
         for (uint32_t i = 0; i < nin; i++) {
             views[i] = c->inputs[i];
             if (views[i].rank > 0) {
-                size_t row_bytes = (size_t)(c->inputs[i].nbytes / (uint64_t)c->samples);
+                size_t row_bytes =
+                    (size_t)(c->inputs[i].nbytes / (uint64_t)c->inputs[i].dims[0]);
                 views[i].dims[0] = nb;
                 views[i].data = (char *)c->inputs[i].data + row_bytes * (size_t)s0;
                 views[i].nbytes = row_bytes * (uint64_t)nb;
@@ -243,7 +244,7 @@ fa_status fa_quant_calibrate(const fa_graph *g, fa_quant_sites *sites, const fa_
         fa_rt_tensor src;
         if (c->source) {
             src = *c->source;
-            size_t row_bytes = (size_t)(c->source->nbytes / (uint64_t)c->samples);
+            size_t row_bytes = (size_t)(c->source->nbytes / (uint64_t)c->source->dims[0]);
             src.dims[0] = nb;
             src.data = (char *)c->source->data + row_bytes * (size_t)s0;
             src.nbytes = row_bytes * (uint64_t)nb;

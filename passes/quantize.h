@@ -42,8 +42,8 @@ typedef struct fa_quant_sites {
 fa_status fa_quant_sites_compute(fa_graph *g, bool with_head, fa_quant_sites *out);
 void fa_quant_sites_deinit(fa_quant_sites *s);
 
-/* Calibration data: one tensor per graph input (graph order), each with the same extent
- * |samples| along axis 0, and the tensor the token-type rule reads (NULL for a position rule;
+/* Calibration data: one tensor per graph input (graph order), each with the same extent (at
+ * least |samples|, the number used) along axis 0, and the tensor the token-type rule reads (NULL for a position rule;
  * [samples, T] integer otherwise). */
 typedef struct fa_quant_calib {
     const fa_rt_tensor *inputs;
