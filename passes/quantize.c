@@ -145,6 +145,8 @@ static fa_status lower_site(lower_ctx *lc, fa_quant_site *site, const fa_qsite_r
                             const fa_quant_site_report *rep) {
     fa_graph *g = lc->g;
     const fa_qconfig *cfg = &lc->opt->cfg;
+    /* The site's scale groups: --group, or per channel where it does not divide d. */
+    int group = r->groups > 1 ? (int)(site->d / r->groups) : 0;
     unsigned k = r->num_types;
     fa_node *at = site->linears[0];
     /* The activation as the graph has it now: an earlier site may have replaced its producer. */
@@ -217,14 +219,14 @@ static fa_status lower_site(lower_ctx *lc, fa_quant_site *site, const fa_qsite_r
             fa_value *dops[2] = {wq, ws};
             fa_type wt = w->type;
             fa_node *dq = fa_graph_create_node(g, lin, FA_OP_DEQUANTIZE, dops, 2, &wt, 1);
-            if (cfg->group)
-                fa_node_set_attr_int(g, dq, "group", cfg->group);
+            if (group)
+                fa_node_set_attr_int(g, dq, "group", group);
             fa_value *lops[3] = {z, dq->results[0], bias};
             nn = fa_graph_create_node(g, lin, FA_OP_LINEAR, lops, bias ? 3 : 2,
                                       &lin->results[0]->type, 1);
         }
-        if (cfg->group && cfg->a_bits < 16)
-            fa_node_set_attr_int(g, nn, "group", cfg->group);
+        if (group && cfg->a_bits < 16)
+            fa_node_set_attr_int(g, nn, "group", group);
         if (lin->name)
             fa_node_set_name(g, nn, lin->name);
         const char *name = lin->results[0]->name;
@@ -280,7 +282,10 @@ static fa_status quantize_site(lower_ctx *lc, fa_quant_site *site, unsigned num_
         s = fa_status_make(FA_STATUS_OUT_OF_MEMORY, "site %s: out of memory", site->name);
     if (!s) {
         fa_qsite_data data = {site->name, site->d, frows, fx, ft, k, site->n, w};
-        s = fa_qsite_solve(&data, opt->method, &opt->cfg, &res);
+        fa_qconfig cfg = opt->cfg;
+        if (cfg.group && site->d % cfg.group) /* groups must tile K: per channel here */
+            cfg.group = 0;
+        s = fa_qsite_solve(&data, opt->method, &cfg, &res);
         solved = !s;
     }
     if (!s) {
