@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 fa_status fa_file_read_all(const char *path, char **out_data, size_t *out_len) {
@@ -66,6 +67,10 @@ fa_status fa_atomic_file_open(fa_atomic_file *af, const char *path) {
         fa_atomic_file_abort(af);
         return s;
     }
+    /* mkstemp makes the file 0600; give it the mode a plain fopen would (0666 less umask). */
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask);
     af->f = fdopen(fd, "wb");
     if (!af->f) {
         close(fd);
