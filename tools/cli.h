@@ -23,6 +23,8 @@ int fa_cmd_report(int argc, char **argv);
 
 /* Prints "freeact: error: <message>" for |s| on stderr, frees it, returns 1. */
 int fa_cli_fail(fa_status s);
+/* Prints |s| on stdout as a JSON string literal (quotes, backslashes and control bytes escaped). */
+void fa_cli_json_string(const char *s);
 /* Prints "freeact <cmd>: <message>" and a hint to use --help; returns 2. */
 int fa_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* If |arg| is "--name=VALUE" returns VALUE; if it is "--name" takes the next argument (advancing

@@ -234,9 +234,10 @@ static void print_summary(const compile_args *a, const fa_quant_site_report *r, 
                "\"seconds\": %.3f, \"sites\": [",
                fa_qmethod_name(a->method), a->quant_text, calib_s, total_s);
         for (uint32_t i = 0; i < n; i++) {
-            printf("%s{\"site\": \"%s\", \"d\": %lld, \"n\": %lld, \"aligned\": %s, \"types\": [",
-                   i ? ", " : "", r[i].name, (long long)r[i].d, (long long)r[i].n,
-                   r[i].aligned ? "true" : "false");
+            printf("%s{\"site\": ", i ? ", " : "");
+            fa_cli_json_string(r[i].name);
+            printf(", \"d\": %lld, \"n\": %lld, \"aligned\": %s, \"types\": [",
+                   (long long)r[i].d, (long long)r[i].n, r[i].aligned ? "true" : "false");
             for (unsigned k = 0; k < r[i].num_types; k++)
                 printf("%s{\"kind\": \"%s\", \"clip\": %.4f, \"tokens\": %lld, \"equiv_error\": "
                        "%.6g, \"quant_error\": %.6g}",

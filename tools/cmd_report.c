@@ -58,6 +58,16 @@ static const char *attr_string_at(const fa_node *n, const char *name, uint32_t i
     return a && a->kind == FA_ATTR_STRINGS && i < a->u.strings.n ? a->u.strings.v[i] : "?";
 }
 
+/* A transform kind for JSON: one of the solver's names, else "other" (the attribute is free
+ * text in a hand-written .fir). */
+static const char *kind_name(const char *k) {
+    static const char *const known[] = {"identity", "diag", "hadamard", "kron", "dense"};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (!strcmp(k, known[i]))
+            return k;
+    return "other";
+}
+
 static fa_status report(const char *path, bool json) {
     fa_graph *g = NULL;
     FA_TRY(fa_tool_model_load(path, &g));
@@ -72,8 +82,11 @@ static fa_status report(const char *path, bool json) {
                               "no quantized site (routed_transform) in the model; was it written "
                               "by freeact compile?");
     }
-    if (json)
-        printf("{\"model\": \"%s\", \"sites\": [", path);
+    if (json) {
+        printf("{\"model\": ");
+        fa_cli_json_string(path);
+        printf(", \"sites\": [");
+    }
     else
         printf("%-44s %5s %4s %-9s %3s %3s %5s %7s %10s %10s\n", "site", "d", "type", "kind", "w",
                "a", "clip", "tokens", "equiv err", "quant err");
@@ -89,11 +102,13 @@ static fa_status report(const char *path, bool json) {
         int wbits = weight_bits(n->results[0], q);
         const char *site = fa_node_attr_string(n, "site", "?");
         method = fa_node_attr_string(n, "method", method);
-        if (json)
-            printf("%s{\"site\": \"%s\", \"d\": %lld, \"w_bits\": %d, \"a_bits\": %d, "
-                   "\"exclusive\": %lld, \"types\": [",
-                   sites ? ", " : "", site, (long long)d, wbits, abits,
-                   (long long)fa_node_attr_int(n, "exclusive", 0));
+        if (json) {
+            printf("%s{\"site\": ", sites ? ", " : "");
+            fa_cli_json_string(site);
+            printf(", \"d\": %lld, \"w_bits\": %d, \"a_bits\": %d, \"exclusive\": %lld, "
+                   "\"types\": [",
+                   (long long)d, wbits, abits, (long long)fa_node_attr_int(n, "exclusive", 0));
+        }
         for (uint32_t t = 0; t < k; t++) {
             double c = clip && clip->tensor && clip->type.dtype == FA_DT_F32 &&
                                t < clip->tensor->nbytes / 4
@@ -102,7 +117,7 @@ static fa_status report(const char *path, bool json) {
             if (json)
                 printf("%s{\"kind\": \"%s\", \"clip\": %.4f, \"tokens\": %lld, "
                        "\"equiv_error\": %.6g, \"quant_error\": %.6g}",
-                       t ? ", " : "", attr_string_at(n, "kinds", t), c,
+                       t ? ", " : "", kind_name(attr_string_at(n, "kinds", t)), c,
                        attr_int_at(n, "tokens", t), attr_float_at(n, "equiv_error", t),
                        attr_float_at(n, "quant_error", t));
             else
@@ -115,8 +130,11 @@ static fa_status report(const char *path, bool json) {
             printf("]}");
         sites++;
     }
-    if (json)
-        printf("], \"method\": \"%s\"}\n", method ? method : "");
+    if (json) {
+        printf("], \"method\": ");
+        fa_cli_json_string(method ? method : "");
+        printf("}\n");
+    }
     else
         printf("%s: %u quantized sites%s%s\n", path, sites, method ? ", method " : "",
                method ? method : "");

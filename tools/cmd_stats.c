@@ -117,20 +117,6 @@ static int parse_args(int argc, char **argv, stats_args *a) {
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
-static void json_string(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static void json_number(double v) {
     if (isfinite(v))
         printf("%.6g", v);
@@ -157,19 +143,19 @@ static void print_json(const fa_tool_stats *st, const stats_args *a, int64_t row
     char rule[FA_RT_TOKEN_RULE_NAME_MAX + 32];
     unsigned ntypes = fa_tool_stats_num_types(st);
     printf("{\"model\": ");
-    json_string(a->model);
+    fa_cli_json_string(a->model);
     printf(", \"token_type\": ");
-    json_string(fa_rt_token_rule_format(&a->rule, rule, sizeof rule));
+    fa_cli_json_string(fa_rt_token_rule_format(&a->rule, rule, sizeof rule));
     printf(", \"rows\": %lld, \"num_types\": %u, \"sites\": [", (long long)rows, ntypes);
     for (uint32_t i = 0; i < fa_tool_stats_num_sites(st); i++) {
         const fa_tool_stats_site *s = fa_tool_stats_site_info(st, i);
         printf("%s\n  {\"name\": ", i ? "," : "");
-        json_string(s->name);
+        fa_cli_json_string(s->name);
         printf(", \"consumers\": [");
         for (uint32_t k = 0; k < s->num_consumers; k++) {
             printf("%s", k ? ", " : "");
             if (s->consumers[k]->name)
-                json_string(s->consumers[k]->name);
+                fa_cli_json_string(s->consumers[k]->name);
             else
                 printf("null");
         }
@@ -177,7 +163,7 @@ static void print_json(const fa_tool_stats *st, const stats_args *a, int64_t row
                s->aligned ? "true" : "false");
         if (!s->aligned) {
             printf(", \"reason\": ");
-            json_string(s->reason);
+            fa_cli_json_string(s->reason);
             printf("}");
             continue;
         }

@@ -26,6 +26,20 @@ static void usage(FILE *f) {
     fprintf(f, "\nRun 'freeact <command> --help' for a command's options.\n");
 }
 
+void fa_cli_json_string(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
 int fa_cli_fail(fa_status s) {
     fprintf(stderr, "freeact: error: %s\n", fa_status_message(s));
     fa_status_free(s);
