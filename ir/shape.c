@@ -306,6 +306,49 @@ fa_status fa_rule_shape_layer_norm(const fa_node *n, fa_type *out) {
     return check_norm_param(n, 2, "beta", tail, true);
 }
 
+/* swiglu(g, u): both f32 of one rank, dims that may be equal (no broadcasting); the result takes
+ * each dim from whichever side knows more. */
+fa_status fa_rule_shape_swiglu(const fa_node *n, fa_type *out) {
+    const fa_type *g = fa_shape_operand_type(n, 0), *u = fa_shape_operand_type(n, 1);
+    if (!g || !u)
+        return fa_status_make(FA_STATUS_VERIFY, "swiglu needs g and u");
+    FA_TRY(check_dtype(g, FA_DT_F32, "g"));
+    FA_TRY(check_dtype(u, FA_DT_F32, "u"));
+    out[0] = *g;
+    if (g->rank < 0 || u->rank < 0) {
+        if (g->rank < 0)
+            out[0] = *u;
+        return FA_OK;
+    }
+    if (g->rank != u->rank)
+        return fa_status_make(FA_STATUS_VERIFY, "g and u have ranks %d and %d (no broadcasting)",
+                              g->rank, u->rank);
+    for (int i = 0; i < g->rank; i++) {
+        fa_dim a = g->dims[i], b = u->dims[i];
+        if (!dims_may_match(a, b))
+            return fa_status_make(FA_STATUS_VERIFY, "g and u differ in dim %d (no broadcasting)",
+                                  i);
+        if (!fa_dim_is_static(a) && (fa_dim_is_static(b) || (!a.sym && b.sym)))
+            out[0].dims[i] = b;
+    }
+    return FA_OK;
+}
+
+/* gelu(x) {approximate}: f32, approximate "none" or "tanh" when present; y has x's type. */
+fa_status fa_rule_shape_gelu(const fa_node *n, fa_type *out) {
+    const fa_type *x = fa_shape_operand_type(n, 0);
+    if (!x)
+        return fa_status_make(FA_STATUS_VERIFY, "operand 0 is missing");
+    FA_TRY(check_dtype(x, FA_DT_F32, "x"));
+    const fa_attr *a = fa_node_attr(n, "approximate");
+    bool known = a && a->kind == FA_ATTR_STRING &&
+                 (strcmp(a->u.s, "none") == 0 || strcmp(a->u.s, "tanh") == 0);
+    if (a && !known)
+        return fa_status_make(FA_STATUS_VERIFY, "approximate must be \"none\" or \"tanh\"");
+    out[0] = *x;
+    return FA_OK;
+}
+
 /* ---- quantized graph: token_type, routed_transform, quantize, qlinear, dequantize ---- */
 
 static bool is_rule_space(char c) { return c == ' ' || c == '\t'; }

@@ -9,6 +9,7 @@
 extern const fa_pass fa_pass_canonicalize;
 extern const fa_pass fa_pass_cse;
 extern const fa_pass fa_pass_dce;
+extern const fa_pass fa_pass_fuse_activations;
 extern const fa_pass fa_pass_fuse_linear;
 extern const fa_pass fa_pass_fuse_norms;
 extern const fa_pass fa_pass_fold_norms;
@@ -19,6 +20,7 @@ static const fa_pass *const registry[] = {
     &fa_pass_cse,
     &fa_pass_dce,
     &fa_pass_fold_norms,
+    &fa_pass_fuse_activations,
     &fa_pass_fuse_linear,
     &fa_pass_fuse_norms,
 };

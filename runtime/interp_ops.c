@@ -334,6 +334,13 @@ fa_status fa_rt_interp_exec_node(const fa_node *n, const fa_rt_tensor *const *in
         return fa_rt_norm(n->op == FA_OP_RMS_NORM ? FA_RT_NORM_RMS : FA_RT_NORM_LAYER, ins[0],
                           OPT(1), OPT(2), fa_node_attr_int(n, "axis", -1),
                           fa_node_attr_float(n, "epsilon", 0.0), out, al);
+    case FA_OP_SWIGLU: return fa_rt_swiglu(ins[0], ins[1], out, al);
+    case FA_OP_GELU: {
+        const char *approx = fa_node_attr_string(n, "approximate", "none");
+        if (strcmp(approx, "none") != 0 && strcmp(approx, "tanh") != 0)
+            return fa_rt_err(name, "approximate must be \"none\" or \"tanh\", not '%s'", approx);
+        return fa_rt_gelu(ins[0], strcmp(approx, "tanh") == 0, out, al);
+    }
     case FA_OP_REDUCE_MEAN: return exec_reduce(n, FA_RT_REDUCE_MEAN, name, ins, nin, out, al);
     case FA_OP_REDUCE_SUM: return exec_reduce(n, FA_RT_REDUCE_SUM, name, ins, nin, out, al);
     case FA_OP_REDUCE_MAX: return exec_reduce(n, FA_RT_REDUCE_MAX, name, ins, nin, out, al);

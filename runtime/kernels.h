@@ -193,6 +193,15 @@ typedef enum fa_rt_norm_kind {
 fa_status fa_rt_norm(fa_rt_norm_kind kind, fa_rt_in x, fa_rt_in gamma, fa_rt_in beta,
                      int64_t axis, double epsilon, fa_rt_tensor *out, fa_rt_al al);
 
+/* ---- activation.c: freeact's fused activations ---- */
+
+/* swiglu: y = g * sigmoid(g) * u elementwise; |g| and |u| f32 of one shape (no broadcasting).
+ * Computed in double per element; y is f32 of that shape. */
+fa_status fa_rt_swiglu(fa_rt_in g, fa_rt_in u, fa_rt_tensor *out, fa_rt_al al);
+/* gelu: y = 0.5 x (1 + erf(x / sqrt(2))), or with |tanh_approx| 0.5 x (1 + tanh(sqrt(2 / pi)
+ * (x + 0.044715 x^3))); |x| f32. Computed in double per element; y is f32 of x's shape. */
+fa_status fa_rt_gelu(fa_rt_in x, bool tanh_approx, fa_rt_tensor *out, fa_rt_al al);
+
 /* ---- pool.c ---- */
 
 typedef struct fa_rt_pool_params {

@@ -297,7 +297,8 @@ static fa_status run_compile(compile_args *a, const fa_rt_allocator *al) {
     fa_graph *g = NULL;
     FA_TRY(fa_tool_model_load(a->model, &g));
     fa_pass_ctx ctx = {0};
-    fa_status s = fa_pipeline_run(g, "canonicalize,cse,fuse-norms,fuse-linear,fold-norms,dce", &ctx);
+    fa_status s = fa_pipeline_run(
+        g, "canonicalize,cse,fuse-norms,fuse-linear,fuse-activations,fold-norms,dce", &ctx);
     uint32_t nin = fa_graph_num_inputs(g);
     fa_rt_tensor *inputs = calloc(nin + 1, sizeof *inputs);
     fa_binding *bind = calloc((size_t)a->ncalib + 1, sizeof *bind);
