@@ -1,0 +1,650 @@
+/* Generated quantized GEMM/GEMV kernels for qlinear: weight packing, IR generation with the
+ * LLVM C API (three instruction paths) and the cached entry point fa_qgemm_get.
+ *
+ * Design note.
+ * - Tiles. Output columns go in tiles of NR = 32 (NV = 2 vectors of 16 i32 lanes); K goes in
+ *   steps of 4 within each group (the last step of a group whose length is not a multiple of 4
+ *   is partial and zero-padded). A packed tile holds, per group g and step s, NV blocks of 64
+ *   bytes, byte [c * 4 + t] = w[tile column v * 16 + c, g * glen + 4 s + t]: exactly the
+ *   operand of one vpdpbusd against 4 activation bytes broadcast as an i32 (TVM's layout). For
+ *   i4 weights two consecutive steps share one block: low nibble step 2p, high nibble 2p + 1,
+ *   so the kernel streams half the bytes and unpacks with two shifts. Padded columns and k
+ *   positions hold zero weights, so they add nothing whatever activation meets them.
+ * - Scales and column sums are packed per tile and group too ([tile][G][NR]), so each is one
+ *   aligned vector load per group; the column sums serve the u8 x s8 paths: with
+ *   u = code + 128 (code ^ 0x80), sum(code * w) = sum(u * w) - 128 * sum(w).
+ * - Integer sums wrap modulo 2^32 (vpdpbusd, not vpdpbusds; IR adds without nsw); the final
+ *   per-group value always fits (|code * w| <= 2^14 and a group is at most 131071 long, as
+ *   fa_rt_qlinear requires), so the wrapped arithmetic gives it exactly.
+ * - Paths. VNNI512: vpdpbusd, MR = 4 rows per micro-tile. AVX2: i4 weights use pmaddubsw
+ *   (u8 x s4 pairs are at most 2 * 255 * 8, no i16 saturation) then pmaddwd by ones; i8
+ *   weights would saturate pmaddubsw, so they are sign-extended to i16 and multiplied with
+ *   pmaddwd (pairs summed per group), no shift needed. GENERIC: sext, mul and adds on plain
+ *   vectors that LLVM legalises for any CPU.
+ * - Epilogue, per 16 columns: y = 0; y = y + wscale * sitofp(acc_g) per group; y = y * scale;
+ *   y = y + bias — fa_rt_qlinear's operations in its order, lane by lane, no fast-math flags.
+ * - Loops: row blocks of RB rows, then column tiles, then MR rows at a time (tail rows one by
+ *   one); the column tail tile runs the same code and stores only its valid lanes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Core.h>
+
+#include "codegen/qgemm.h"
+
+enum { NV = 2, LANES = 16, NR = NV * LANES, RB = 64, QDOT_MAX_LEN = 131071 };
+
+/* ---- key, signature, packing ---- */
+
+static const char *path_name(fa_qgemm_path p) {
+    switch (p) {
+    case FA_QGEMM_AUTO: return "auto";
+    case FA_QGEMM_VNNI512: return "vnni512";
+    case FA_QGEMM_AVX2: return "avx2";
+    case FA_QGEMM_GENERIC: return "generic";
+    }
+    return "?";
+}
+
+static bool has_vnni512(const fa_jit_target *t) {
+    return fa_jit_target_has(t, "avx512vnni") && fa_jit_target_has(t, "avx512bw") &&
+           fa_jit_target_has(t, "avx512f");
+}
+
+fa_status fa_qgemm_key_check(const fa_qgemm_key *key, fa_qgemm_path *out_path) {
+    if (key->k < 1 || key->n < 1 || key->k > ((int64_t)1 << 31) || key->n > ((int64_t)1 << 31))
+        return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "qgemm: bad dims K = %lld, N = %lld",
+                              (long long)key->k, (long long)key->n);
+    if (key->group < 0 || (key->group > 0 && key->k % key->group != 0))
+        return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                              "qgemm: group %lld does not divide K = %lld", (long long)key->group,
+                              (long long)key->k);
+    int64_t glen = key->group > 0 ? key->group : key->k;
+    if (glen > QDOT_MAX_LEN)
+        return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                              "qgemm: groups of %lld elements may overflow the int32 accumulator",
+                              (long long)glen);
+    if (key->wdtype != FA_DT_I8 && key->wdtype != FA_DT_I4)
+        return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "qgemm: weights must be i8 or i4, not %s",
+                              fa_dtype_name(key->wdtype));
+    fa_qgemm_path p = key->path;
+    if (p == FA_QGEMM_AUTO)
+        p = has_vnni512(&key->target)                 ? FA_QGEMM_VNNI512
+            : fa_jit_target_has(&key->target, "avx2") ? FA_QGEMM_AVX2
+                                                      : FA_QGEMM_GENERIC;
+    if ((p == FA_QGEMM_VNNI512 && !has_vnni512(&key->target)) ||
+        (p == FA_QGEMM_AVX2 && !fa_jit_target_has(&key->target, "avx2")))
+        return fa_status_make(FA_STATUS_UNSUPPORTED, "qgemm: path %s needs features cpu %s lacks",
+                              path_name(p), key->target.cpu);
+    *out_path = p;
+    return FA_OK;
+}
+
+bool fa_qgemm_signature(const fa_qgemm_key *key, char *buf, size_t size) {
+    fa_qgemm_path p;
+    fa_status s = fa_qgemm_key_check(key, &p);
+    if (s) {
+        fa_status_free(s);
+        p = key->path;
+    }
+    int len = snprintf(buf, size,
+                       "qlinear k=%lld n=%lld group=%lld w=%s bias=%d path=%s cpu=%s "
+                       "features=%s",
+                       (long long)key->k, (long long)key->n, (long long)key->group,
+                       fa_dtype_name(key->wdtype), key->bias ? 1 : 0, path_name(p), key->target.cpu,
+                       key->target.features);
+    return len >= 0 && (size_t)len < size;
+}
+
+/* Static shape of a kernel, derived from its key. */
+typedef struct shape {
+    int64_t k, n, glen, ngroups, tiles;
+    int64_t full_steps, rem; /* per group: full 4-steps and the length of a partial last step */
+    int64_t blocks;          /* 64-byte blocks per vector per group (steps, or step pairs for i4) */
+    bool i4;
+} shape;
+
+static shape shape_of(const fa_qgemm_key *key) {
+    shape s;
+    s.k = key->k;
+    s.n = key->n;
+    s.glen = key->group > 0 ? key->group : key->k;
+    s.ngroups = key->k / s.glen;
+    s.tiles = (key->n + NR - 1) / NR;
+    s.full_steps = s.glen / 4;
+    s.rem = s.glen % 4;
+    s.i4 = key->wdtype == FA_DT_I4;
+    int64_t steps = s.full_steps + (s.rem ? 1 : 0);
+    s.blocks = s.i4 ? (steps + 1) / 2 : steps;
+    return s;
+}
+
+static int weight_at(const fa_qgemm_key *key, const void *wq, int64_t n, int64_t k) {
+    uint64_t i = (uint64_t)n * (uint64_t)key->k + (uint64_t)k;
+    if (key->wdtype == FA_DT_I8)
+        return ((const int8_t *)wq)[i];
+    int v = (((const uint8_t *)wq)[i / 2] >> ((i & 1) * 4)) & 0xf;
+    return v >= 8 ? v - 16 : v;
+}
+
+void fa_qgemm_packed_free(fa_qgemm_packed *p) {
+    free(p->w);
+    free(p->wscale);
+    free(p->colsum);
+    memset(p, 0, sizeof *p);
+}
+
+static void *alloc64(size_t bytes) {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, rounded ? rounded : 64);
+    if (p)
+        memset(p, 0, rounded ? rounded : 64);
+    return p;
+}
+
+fa_status fa_qgemm_pack(const fa_qgemm_key *key, const void *wq, const float *wscale,
+                        fa_qgemm_packed *out) {
+    memset(out, 0, sizeof *out);
+    fa_qgemm_path path;
+    FA_TRY(fa_qgemm_key_check(key, &path));
+    shape s = shape_of(key);
+    uint64_t group_bytes = (uint64_t)s.blocks * NV * 64;
+    uint64_t vec_elems = (uint64_t)s.tiles * (uint64_t)s.ngroups * NR;
+    uint64_t w_bytes = (uint64_t)s.tiles * (uint64_t)s.ngroups * group_bytes;
+    if (w_bytes > ((uint64_t)1 << 40) || vec_elems > ((uint64_t)1 << 36))
+        return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "qgemm: weights too large to pack");
+    out->w = alloc64((size_t)w_bytes);
+    out->wscale = alloc64((size_t)vec_elems * sizeof(float));
+    out->colsum = alloc64((size_t)vec_elems * sizeof(int32_t));
+    out->w_bytes = (size_t)w_bytes;
+    if (!out->w || !out->wscale || !out->colsum) {
+        fa_qgemm_packed_free(out);
+        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "qgemm: out of memory packing weights");
+    }
+    uint8_t *w = out->w;
+    for (int64_t t = 0; t < s.tiles; t++)
+        for (int64_t g = 0; g < s.ngroups; g++) {
+            uint8_t *gb = w + ((uint64_t)t * (uint64_t)s.ngroups + (uint64_t)g) * group_bytes;
+            uint64_t vbase = ((uint64_t)t * (uint64_t)s.ngroups + (uint64_t)g) * NR;
+            for (int64_t c = 0; c < NR; c++) {
+                int64_t n = t * NR + c;
+                if (n >= s.n)
+                    break;
+                int32_t sum = 0;
+                for (int64_t j = 0; j < s.glen; j++) {
+                    int v = weight_at(key, wq, n, g * s.glen + j);
+                    sum += v;
+                    int64_t step = j / 4, lane = c % LANES, vec = c / LANES;
+                    int64_t block = s.i4 ? step / 2 : step;
+                    uint8_t *byte = gb + ((uint64_t)block * NV + (uint64_t)vec) * 64 +
+                                    (uint64_t)(lane * 4 + j % 4);
+                    if (!s.i4)
+                        *byte = (uint8_t)(int8_t)v;
+                    else if (step % 2 == 0)
+                        *byte = (uint8_t)((*byte & 0xf0) | (v & 0xf));
+                    else
+                        *byte = (uint8_t)((*byte & 0x0f) | ((v & 0xf) << 4));
+                }
+                out->colsum[vbase + (uint64_t)c] = sum;
+                out->wscale[vbase + (uint64_t)c] =
+                    wscale[(uint64_t)n * (uint64_t)s.ngroups + (uint64_t)g];
+            }
+        }
+    return FA_OK;
+}
+
+/* ---- IR generation ---- */
+
+typedef struct gen {
+    LLVMContextRef ctx;
+    LLVMModuleRef mod;
+    LLVMBuilderRef b;
+    LLVMValueRef fn;
+    fa_qgemm_path path;
+    shape s;
+    bool bias;
+    LLVMTypeRef i8, i16, i32, i64, f32, ptr;
+    LLVMValueRef codes, scales, pw, ws, cs, biasp, y, rows;
+    LLVMValueRef vnni_fn, madd_ubs_fn, madd_wd_fn;
+    LLVMTypeRef vnni_ty, madd_ubs_ty, madd_wd_ty;
+} gen;
+
+static LLVMTypeRef vec(LLVMTypeRef elem, unsigned n) { return LLVMVectorType(elem, n); }
+
+static LLVMValueRef ci(LLVMTypeRef t, int64_t v) {
+    return LLVMConstInt(t, (unsigned long long)v, 1);
+}
+
+static LLVMValueRef const_splat(LLVMTypeRef elem, unsigned n, int64_t v) {
+    LLVMValueRef e[64];
+    for (unsigned i = 0; i < n; i++)
+        e[i] = ci(elem, v);
+    return LLVMConstVector(e, n);
+}
+
+/* A shuffle of |a| (and |b|, or poison) picking lanes |idx|. */
+static LLVMValueRef shuffle(gen *g, LLVMValueRef a, LLVMValueRef b, const int *idx, unsigned n) {
+    LLVMValueRef m[64];
+    for (unsigned i = 0; i < n; i++)
+        m[i] = ci(g->i32, idx[i]);
+    if (!b)
+        b = LLVMGetPoison(LLVMTypeOf(a));
+    return LLVMBuildShuffleVector(g->b, a, b, LLVMConstVector(m, n), "");
+}
+
+/* Lanes [start, start + n) of |a|. */
+static LLVMValueRef slice(gen *g, LLVMValueRef a, int start, unsigned n) {
+    int idx[64];
+    for (unsigned i = 0; i < n; i++)
+        idx[i] = start + (int)i;
+    return shuffle(g, a, NULL, idx, n);
+}
+
+/* The concatenation of |n| vectors of |w| lanes each. */
+static LLVMValueRef concat(gen *g, LLVMValueRef *v, unsigned n, unsigned w) {
+    while (n > 1) {
+        int idx[64];
+        for (unsigned i = 0; i < 2 * w; i++)
+            idx[i] = (int)i;
+        for (unsigned i = 0; i < n / 2; i++)
+            v[i] = shuffle(g, v[2 * i], v[2 * i + 1], idx, 2 * w);
+        n /= 2;
+        w *= 2;
+    }
+    return v[0];
+}
+
+static LLVMValueRef splat(gen *g, LLVMValueRef x, unsigned n) {
+    LLVMValueRef v =
+        LLVMBuildInsertElement(g->b, LLVMGetPoison(vec(LLVMTypeOf(x), n)), x, ci(g->i32, 0), "");
+    return LLVMBuildShuffleVector(g->b, v, LLVMGetPoison(LLVMTypeOf(v)),
+                                  LLVMConstNull(vec(g->i32, n)), "");
+}
+
+static LLVMValueRef gep(gen *g, LLVMTypeRef elem, LLVMValueRef p, LLVMValueRef i) {
+    return LLVMBuildInBoundsGEP2(g->b, elem, p, &i, 1, "");
+}
+
+static LLVMValueRef load(gen *g, LLVMTypeRef t, LLVMValueRef p, unsigned align) {
+    LLVMValueRef v = LLVMBuildLoad2(g->b, t, p, "");
+    LLVMSetAlignment(v, align);
+    return v;
+}
+
+static void store(gen *g, LLVMValueRef v, LLVMValueRef p, unsigned align) {
+    LLVMSetAlignment(LLVMBuildStore(g->b, v, p), align);
+}
+
+static LLVMValueRef add64(gen *g, LLVMValueRef a, int64_t c) {
+    return c ? LLVMBuildAdd(g->b, a, ci(g->i64, c), "") : a;
+}
+
+static LLVMValueRef mul64(gen *g, LLVMValueRef a, int64_t c) {
+    return LLVMBuildMul(g->b, a, ci(g->i64, c), "");
+}
+
+/* A counted loop: iv from |start| by |step| while iv + |span| <= |end|, carrying |n| values
+ * (|carry| holds their initial values; loop_begin replaces them with the phis). */
+typedef struct loop {
+    LLVMBasicBlockRef head, exit;
+    LLVMValueRef iv, phis[32];
+    int n;
+    int64_t step;
+} loop;
+
+static void loop_begin(gen *g, loop *l, LLVMValueRef start, LLVMValueRef end, int64_t step,
+                       int64_t span, int n, LLVMValueRef *carry) {
+    LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b);
+    l->head = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "head");
+    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "body");
+    l->exit = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "exit");
+    l->n = n;
+    l->step = step;
+    LLVMBuildBr(g->b, l->head);
+    LLVMPositionBuilderAtEnd(g->b, l->head);
+    l->iv = LLVMBuildPhi(g->b, g->i64, "i");
+    LLVMAddIncoming(l->iv, &start, &pre, 1);
+    for (int i = 0; i < n; i++) {
+        l->phis[i] = LLVMBuildPhi(g->b, LLVMTypeOf(carry[i]), "");
+        LLVMAddIncoming(l->phis[i], &carry[i], &pre, 1);
+        carry[i] = l->phis[i];
+    }
+    LLVMValueRef cond = LLVMBuildICmp(g->b, LLVMIntSLE, add64(g, l->iv, span), end, "");
+    LLVMBuildCondBr(g->b, cond, body, l->exit);
+    LLVMPositionBuilderAtEnd(g->b, body);
+}
+
+/* Closes |l| with the carried values' next values |next|; the builder moves to the exit, where
+ * the phis (l->phis, l->iv) hold the final values. */
+static void loop_end(gen *g, loop *l, LLVMValueRef *next) {
+    LLVMValueRef iv_next = add64(g, l->iv, l->step);
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
+    LLVMBuildBr(g->b, l->head);
+    LLVMAddIncoming(l->iv, &iv_next, &latch, 1);
+    for (int i = 0; i < l->n; i++)
+        LLVMAddIncoming(l->phis[i], &next[i], &latch, 1);
+    LLVMPositionBuilderAtEnd(g->b, l->exit);
+}
+
+static LLVMValueRef call(gen *g, LLVMTypeRef ft, LLVMValueRef fn, LLVMValueRef *args, unsigned n) {
+    /* Bitcast each argument to the declared parameter type (e.g. vpdpbusd's operand types
+     * changed across LLVM releases). */
+    LLVMTypeRef params[8];
+    LLVMGetParamTypes(ft, params);
+    for (unsigned i = 0; i < n; i++)
+        if (LLVMTypeOf(args[i]) != params[i])
+            args[i] = LLVMBuildBitCast(g->b, args[i], params[i], "");
+    return LLVMBuildCall2(g->b, ft, fn, args, n, "");
+}
+
+static void declare(gen *g, const char *name, LLVMValueRef *fn, LLVMTypeRef *ty) {
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    FA_ASSERT(id != 0);
+    *fn = LLVMGetIntrinsicDeclaration(g->mod, id, NULL, 0);
+    *ty = LLVMIntrinsicGetType(g->ctx, id, NULL, 0);
+}
+
+/* The accumulator of one 16-column vector at the start of a group: -128 * colsum on the u8
+ * paths, zero otherwise (in the path's accumulator shape). */
+static LLVMValueRef acc_init(gen *g, LLVMValueRef colsum) {
+    switch (g->path) {
+    case FA_QGEMM_VNNI512:
+        return LLVMBuildSub(g->b, LLVMConstNull(vec(g->i32, 16)),
+                            LLVMBuildShl(g->b, colsum, const_splat(g->i32, 16, 7), ""), "");
+    case FA_QGEMM_AVX2:
+        if (g->s.i4)
+            return LLVMBuildSub(g->b, LLVMConstNull(vec(g->i32, 16)),
+                                LLVMBuildShl(g->b, colsum, const_splat(g->i32, 16, 7), ""), "");
+        return LLVMConstNull(vec(g->i32, 32)); /* pairs of partial sums per column */
+    default: return LLVMConstNull(vec(g->i32, 16));
+    }
+}
+
+static bool uses_u8(const gen *g) {
+    return g->path == FA_QGEMM_VNNI512 || (g->path == FA_QGEMM_AVX2 && g->s.i4);
+}
+
+/* acc += the 4-term dot products of activation bytes |a| (an i32 holding 4 codes, already
+ * shifted to u8 when uses_u8) with the 16 columns of |w| (<64 x i8>, [column][4]). */
+static LLVMValueRef acc_step(gen *g, LLVMValueRef acc, LLVMValueRef a, LLVMValueRef w) {
+    if (g->path == FA_QGEMM_VNNI512) {
+        LLVMValueRef args[3] = {acc, splat(g, a, 16), w};
+        return call(g, g->vnni_ty, g->vnni_fn, args, 3);
+    }
+    if (g->path == FA_QGEMM_AVX2 && g->s.i4) {
+        LLVMValueRef ab = LLVMBuildBitCast(g->b, splat(g, a, 8), vec(g->i8, 32), "");
+        LLVMValueRef half[2];
+        for (int h = 0; h < 2; h++) {
+            LLVMValueRef args[2] = {ab, slice(g, w, 32 * h, 32)};
+            LLVMValueRef p16 = call(g, g->madd_ubs_ty, g->madd_ubs_fn, args, 2);
+            LLVMValueRef args2[2] = {p16, const_splat(g->i16, 16, 1)};
+            half[h] = call(g, g->madd_wd_ty, g->madd_wd_fn, args2, 2);
+        }
+        return LLVMBuildAdd(g->b, acc, concat(g, half, 2, 8), "");
+    }
+    if (g->path == FA_QGEMM_AVX2) {
+        /* i8 weights: 4 columns x 4 k per pmaddwd, giving (column, pair) partial sums. */
+        LLVMValueRef a16 = LLVMBuildSExt(
+            g->b, LLVMBuildBitCast(g->b, splat(g, a, 4), vec(g->i8, 16), ""), vec(g->i16, 16), "");
+        LLVMValueRef q[4];
+        for (int i = 0; i < 4; i++) {
+            LLVMValueRef w16 = LLVMBuildSExt(g->b, slice(g, w, 16 * i, 16), vec(g->i16, 16), "");
+            LLVMValueRef args[2] = {w16, a16};
+            q[i] = call(g, g->madd_wd_ty, g->madd_wd_fn, args, 2);
+        }
+        return LLVMBuildAdd(g->b, acc, concat(g, q, 4, 8), "");
+    }
+    LLVMValueRef a32 = LLVMBuildSExt(
+        g->b, LLVMBuildBitCast(g->b, splat(g, a, 16), vec(g->i8, 64), ""), vec(g->i32, 64), "");
+    LLVMValueRef prod = LLVMBuildMul(g->b, a32, LLVMBuildSExt(g->b, w, vec(g->i32, 64), ""), "");
+    LLVMValueRef sum = NULL;
+    for (int t = 0; t < 4; t++) {
+        int idx[16];
+        for (int c = 0; c < 16; c++)
+            idx[c] = 4 * c + t;
+        LLVMValueRef part = shuffle(g, prod, NULL, idx, 16);
+        sum = sum ? LLVMBuildAdd(g->b, sum, part, "") : part;
+    }
+    return LLVMBuildAdd(g->b, acc, sum, "");
+}
+
+/* The group's <16 x i32> dot products from the accumulator. */
+static LLVMValueRef acc_finish(gen *g, LLVMValueRef acc) {
+    if (g->path != FA_QGEMM_AVX2 || g->s.i4)
+        return acc;
+    int even[16], odd[16];
+    for (int c = 0; c < 16; c++) {
+        even[c] = 2 * c;
+        odd[c] = 2 * c + 1;
+    }
+    return LLVMBuildAdd(g->b, shuffle(g, acc, NULL, even, 16), shuffle(g, acc, NULL, odd, 16), "");
+}
+
+/* The 4 activation bytes of step |step| (an i64 value) at |arow| as an i32; a partial step
+ * (|valid| < 4) loads its valid bytes only, the rest are code 0. Shifted to u8 on u8 paths. */
+static LLVMValueRef act_load(gen *g, LLVMValueRef arow, LLVMValueRef step, int64_t valid) {
+    LLVMValueRef base = gep(g, g->i8, arow, mul64(g, step, 4));
+    LLVMValueRef a;
+    if (valid == 4) {
+        a = load(g, g->i32, base, 1);
+    } else {
+        a = ci(g->i32, 0);
+        for (int64_t t = 0; t < valid; t++) {
+            LLVMValueRef byte = load(g, g->i8, gep(g, g->i8, base, ci(g->i64, t)), 1);
+            LLVMValueRef z = LLVMBuildZExt(g->b, byte, g->i32, "");
+            a = LLVMBuildOr(g->b, a, LLVMBuildShl(g->b, z, ci(g->i32, 8 * t), ""), "");
+        }
+    }
+    return uses_u8(g) ? LLVMBuildXor(g->b, a, ci(g->i32, (int64_t)0x80808080), "") : a;
+}
+
+/* One 64-byte block (for each of NV vectors) at block index |blk| of the group's weights:
+ * for i8 one step (|lo_valid| bytes of activations, 0 to skip), for i4 the low nibbles are
+ * step 2 blk (|lo_valid|) and the high ones step 2 blk + 1 (|hi_valid|, 0 to skip). */
+static void emit_block(gen *g, int mr, LLVMValueRef *acc, LLVMValueRef wgrp, LLVMValueRef *arow,
+                       LLVMValueRef blk, int64_t lo_valid, int64_t hi_valid) {
+    LLVMTypeRef v64 = vec(g->i8, 64);
+    for (int v = 0; v < NV; v++) {
+        LLVMValueRef off = add64(g, mul64(g, blk, NV * 64), v * 64);
+        LLVMValueRef w = load(g, v64, gep(g, g->i8, wgrp, off), 64);
+        LLVMValueRef lo = w, hi = NULL;
+        if (g->s.i4) {
+            LLVMValueRef four = const_splat(g->i8, 64, 4);
+            lo = LLVMBuildAShr(g->b, LLVMBuildShl(g->b, w, four, ""), four, "");
+            hi = LLVMBuildAShr(g->b, w, four, "");
+        }
+        for (int m = 0; m < mr; m++) {
+            LLVMValueRef step = g->s.i4 ? mul64(g, blk, 2) : blk;
+            if (lo_valid)
+                acc[m * NV + v] =
+                    acc_step(g, acc[m * NV + v], act_load(g, arow[m], step, lo_valid), lo);
+            if (hi_valid)
+                acc[m * NV + v] = acc_step(g, acc[m * NV + v],
+                                           act_load(g, arow[m], add64(g, step, 1), hi_valid), hi);
+        }
+    }
+}
+
+/* Computes the |mr| x NR output tile at rows |r|.., tile |t| and stores its first |valid|
+ * columns. */
+static void emit_tile(gen *g, int mr, LLVMValueRef r, LLVMValueRef t, int64_t valid) {
+    const shape *s = &g->s;
+    LLVMTypeRef v16f = vec(g->f32, 16), v16i = vec(g->i32, 16);
+    int64_t group_bytes = s->blocks * NV * 64;
+    LLVMValueRef tg = mul64(g, t, s->ngroups);
+    LLVMValueRef wtile = gep(g, g->i8, g->pw, mul64(g, tg, group_bytes));
+    LLVMValueRef wstile = gep(g, g->f32, g->ws, mul64(g, tg, NR));
+    LLVMValueRef cstile = gep(g, g->i32, g->cs, mul64(g, tg, NR));
+    LLVMValueRef crow[4];
+    for (int m = 0; m < mr; m++)
+        crow[m] = gep(g, g->i8, g->codes, mul64(g, add64(g, r, m), s->k));
+
+    LLVMValueRef yacc[4 * NV];
+    for (int i = 0; i < mr * NV; i++)
+        yacc[i] = LLVMConstNull(v16f);
+    loop gl;
+    loop_begin(g, &gl, ci(g->i64, 0), ci(g->i64, s->ngroups), 1, 1, mr * NV, yacc);
+    LLVMValueRef gi = gl.iv;
+    LLVMValueRef wgrp = gep(g, g->i8, wtile, mul64(g, gi, group_bytes));
+    LLVMValueRef arow[4];
+    for (int m = 0; m < mr; m++)
+        arow[m] = gep(g, g->i8, crow[m], mul64(g, gi, s->glen));
+    LLVMValueRef acc[4 * NV];
+    for (int v = 0; v < NV; v++) {
+        LLVMValueRef cs =
+            load(g, v16i, gep(g, g->i32, cstile, add64(g, mul64(g, gi, NR), v * 16)), 64);
+        LLVMValueRef init = acc_init(g, cs);
+        for (int m = 0; m < mr; m++)
+            acc[m * NV + v] = init;
+    }
+    /* Blocks whose activation bytes are all full steps run in a loop; the rest are static. */
+    int64_t full_blocks = s->i4 ? s->full_steps / 2 : s->full_steps;
+    loop kl;
+    loop_begin(g, &kl, ci(g->i64, 0), ci(g->i64, full_blocks), 1, 1, mr * NV, acc);
+    emit_block(g, mr, acc, wgrp, arow, kl.iv, 4, s->i4 ? 4 : 0);
+    loop_end(g, &kl, acc);
+    memcpy(acc, kl.phis, sizeof(LLVMValueRef) * (size_t)(mr * NV));
+    LLVMValueRef last = ci(g->i64, full_blocks);
+    if (!s->i4 && s->rem)
+        emit_block(g, mr, acc, wgrp, arow, last, s->rem, 0);
+    if (s->i4 && s->full_steps % 2)
+        emit_block(g, mr, acc, wgrp, arow, last, 4, s->rem);
+    else if (s->i4 && s->rem)
+        emit_block(g, mr, acc, wgrp, arow, last, s->rem, 0);
+
+    LLVMValueRef ynext[4 * NV];
+    for (int v = 0; v < NV; v++) {
+        LLVMValueRef wsv =
+            load(g, v16f, gep(g, g->f32, wstile, add64(g, mul64(g, gi, NR), v * 16)), 64);
+        for (int m = 0; m < mr; m++) {
+            LLVMValueRef dot = acc_finish(g, acc[m * NV + v]);
+            LLVMValueRef term = LLVMBuildFMul(g->b, wsv, LLVMBuildSIToFP(g->b, dot, v16f, ""), "");
+            ynext[m * NV + v] = LLVMBuildFAdd(g->b, yacc[m * NV + v], term, "");
+        }
+    }
+    loop_end(g, &gl, ynext);
+
+    for (int m = 0; m < mr; m++) {
+        LLVMValueRef row = add64(g, r, m);
+        LLVMValueRef sc = splat(g, load(g, g->f32, gep(g, g->f32, g->scales, row), 4), 16);
+        LLVMValueRef yrow = gep(g, g->f32, g->y, mul64(g, row, s->n));
+        for (int v = 0; v < NV; v++) {
+            int64_t lanes = valid - v * 16 < 16 ? valid - v * 16 : 16;
+            if (lanes <= 0)
+                continue;
+            LLVMValueRef col = add64(g, mul64(g, t, NR), v * 16);
+            LLVMValueRef yv = LLVMBuildFMul(g->b, gl.phis[m * NV + v], sc, "");
+            if (lanes == 16) {
+                if (g->bias)
+                    yv = LLVMBuildFAdd(g->b, yv, load(g, v16f, gep(g, g->f32, g->biasp, col), 4),
+                                       "");
+                store(g, yv, gep(g, g->f32, yrow, col), 4);
+                continue;
+            }
+            for (int64_t c = 0; c < lanes; c++) {
+                LLVMValueRef x = LLVMBuildExtractElement(g->b, yv, ci(g->i32, c), "");
+                LLVMValueRef at = add64(g, col, c);
+                if (g->bias)
+                    x = LLVMBuildFAdd(g->b, x, load(g, g->f32, gep(g, g->f32, g->biasp, at), 4),
+                                      "");
+                store(g, x, gep(g, g->f32, yrow, at), 4);
+            }
+        }
+    }
+}
+
+/* Row loops (MR at a time, then one by one) over [r0, rend) for tile |t|. */
+static void emit_rows(gen *g, LLVMValueRef r0, LLVMValueRef rend, LLVMValueRef t, int64_t valid) {
+    int mr = g->path == FA_QGEMM_VNNI512 ? 4 : g->path == FA_QGEMM_AVX2 && g->s.i4 ? 2 : 1;
+    LLVMValueRef start = r0;
+    if (mr > 1) {
+        loop rl;
+        loop_begin(g, &rl, r0, rend, mr, mr, 0, NULL);
+        emit_tile(g, mr, rl.iv, t, valid);
+        loop_end(g, &rl, NULL);
+        start = rl.iv;
+    }
+    loop tl;
+    loop_begin(g, &tl, start, rend, 1, 1, 0, NULL);
+    emit_tile(g, 1, tl.iv, t, valid);
+    loop_end(g, &tl, NULL);
+}
+
+/* Emits the kernel function |symbol| into |m| for |key|. */
+static void emit_kernel(gen *g, fa_jit_module *m, const char *symbol) {
+    LLVMTypeRef params[8] = {g->ptr, g->ptr, g->ptr, g->ptr, g->ptr, g->ptr, g->ptr, g->i64};
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), params, 8, 0);
+    g->fn = fa_jit_module_add_function(m, symbol, fty);
+    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
+    for (unsigned i = 0; i < 7; i++)
+        LLVMAddAttributeAtIndex(g->fn, i + 1, LLVMCreateEnumAttribute(g->ctx, noalias, 0));
+    LLVMValueRef *slots[8] = {&g->codes, &g->scales, &g->pw, &g->ws,
+                              &g->cs,    &g->biasp,  &g->y,  &g->rows};
+    for (unsigned i = 0; i < 8; i++)
+        *slots[i] = LLVMGetParam(g->fn, i);
+    if (g->path == FA_QGEMM_VNNI512)
+        declare(g, "llvm.x86.avx512.vpdpbusd.512", &g->vnni_fn, &g->vnni_ty);
+    if (g->path == FA_QGEMM_AVX2) {
+        declare(g, "llvm.x86.avx2.pmadd.ub.sw", &g->madd_ubs_fn, &g->madd_ubs_ty);
+        declare(g, "llvm.x86.avx2.pmadd.wd", &g->madd_wd_fn, &g->madd_wd_ty);
+    }
+    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, g->fn, "entry"));
+    /* for (r0 = 0; r0 < rows; r0 += RB) { rend = min(r0 + RB, rows); tiles; tail tile } */
+    loop bl;
+    loop_begin(g, &bl, ci(g->i64, 0), g->rows, RB, 1, 0, NULL);
+    LLVMValueRef r0 = bl.iv, r0e = add64(g, r0, RB);
+    LLVMValueRef rend =
+        LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, r0e, g->rows, ""), r0e, g->rows, "");
+    int64_t full_tiles = g->s.n / NR, tail = g->s.n % NR;
+    loop tl;
+    loop_begin(g, &tl, ci(g->i64, 0), ci(g->i64, full_tiles), 1, 1, 0, NULL);
+    emit_rows(g, r0, rend, tl.iv, NR);
+    loop_end(g, &tl, NULL);
+    if (tail)
+        emit_rows(g, r0, rend, ci(g->i64, full_tiles), tail);
+    loop_end(g, &bl, NULL);
+    LLVMBuildRetVoid(g->b);
+}
+
+typedef struct build_args {
+    const fa_qgemm_key *key;
+    fa_qgemm_path path;
+} build_args;
+
+static fa_status build(void *user, const char *symbol, uint64_t *out_addr) {
+    const build_args *a = user;
+    fa_jit_module *m;
+    FA_TRY(fa_jit_module_create(&a->key->target, "qgemm", &m));
+    gen g;
+    memset(&g, 0, sizeof g);
+    g.ctx = fa_jit_module_context(m);
+    g.mod = fa_jit_module_llvm(m);
+    g.b = LLVMCreateBuilderInContext(g.ctx);
+    g.path = a->path;
+    g.s = shape_of(a->key);
+    g.bias = a->key->bias;
+    g.i8 = LLVMInt8TypeInContext(g.ctx);
+    g.i16 = LLVMInt16TypeInContext(g.ctx);
+    g.i32 = LLVMInt32TypeInContext(g.ctx);
+    g.i64 = LLVMInt64TypeInContext(g.ctx);
+    g.f32 = LLVMFloatTypeInContext(g.ctx);
+    g.ptr = LLVMPointerTypeInContext(g.ctx, 0);
+    emit_kernel(&g, m, symbol);
+    LLVMDisposeBuilder(g.b);
+    return fa_jit_module_finish(m, symbol, out_addr);
+}
+
+fa_status fa_qgemm_get(const fa_qgemm_key *key, fa_qgemm_fn *out) {
+    *out = NULL;
+    build_args a = {key, FA_QGEMM_AUTO};
+    FA_TRY(fa_qgemm_key_check(key, &a.path));
+    char sig[sizeof key->target.features + 512];
+    if (!fa_qgemm_signature(key, sig, sizeof sig))
+        return fa_status_make(FA_STATUS_INTERNAL, "qgemm: signature does not fit");
+    uint64_t addr;
+    FA_TRY(fa_jit_kernel_get(sig, build, &a, &addr));
+    /* The JIT returns an address; converting it to a function pointer is what it is for. */
+    *out = (fa_qgemm_fn)(uintptr_t)addr;
+    return FA_OK;
+}
