@@ -248,13 +248,13 @@ static void print_summary(const compile_args *a, const fa_quant_site_report *r, 
         printf("]}\n");
         return;
     }
-    printf("%-44s %5s %4s %-9s %5s %7s %10s %10s\n", "site", "d", "type", "kind", "clip",
-           "tokens", "equiv err", "quant err");
+    printf("%-44s %5s %4s %-9s %5s %7s %10s %10s %5s\n", "site", "d", "type", "kind", "clip",
+           "tokens", "equiv err", "quant err", "excl");
     for (uint32_t i = 0; i < n; i++)
         for (unsigned k = 0; k < r[i].num_types; k++)
-            printf("%-44s %5lld %4u %-9s %5.3f %7lld %10.2e %10.4f\n", k ? "" : r[i].name,
+            printf("%-44s %5lld %4u %-9s %5.3f %7lld %10.2e %10.4f %5d\n", k ? "" : r[i].name,
                    (long long)r[i].d, k, r[i].kinds[k], r[i].act_clip[k],
-                   (long long)r[i].tokens[k], r[i].equiv[k], r[i].qerr[k]);
+                   (long long)r[i].tokens[k], r[i].equiv[k], r[i].qerr[k], r[i].exclusive);
     printf("%s %s: %u sites, calibration %.1f s, total %.1f s\n", fa_qmethod_name(a->method),
            a->quant_text, n, calib_s, total_s);
 }

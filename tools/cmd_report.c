@@ -15,7 +15,8 @@ static const char report_help[] =
     "each) and every token type: the transform kind, the activation clip ratio, the number of\n"
     "held-out calibration tokens, the equivalence error |X_k A_k M - X_k| / |X_k| and the\n"
     "site's quantization error |Q(X_k A_k) Q(W M^T)^T - X_k W^T| / |X_k W^T| on those tokens,\n"
-    "and the weight and activation bits.\n"
+    "the weight and activation bits, and 'excl': freeact's exclusive channels per type (0 where\n"
+    "they were dropped for not being exact on the data), freeact-ns's kept rank r.\n"
     "\n"
     "options:\n"
     "  --json       one JSON object instead of a table\n"
@@ -88,8 +89,8 @@ static fa_status report(const char *path, bool json) {
         printf(", \"sites\": [");
     }
     else
-        printf("%-44s %5s %4s %-9s %3s %3s %5s %7s %10s %10s\n", "site", "d", "type", "kind", "w",
-               "a", "clip", "tokens", "equiv err", "quant err");
+        printf("%-44s %5s %4s %-9s %3s %3s %5s %7s %10s %10s %5s\n", "site", "d", "type", "kind",
+               "w", "a", "clip", "tokens", "equiv err", "quant err", "excl");
     for (const fa_node *n = fa_graph_first_node(g); n; n = n->next) {
         if (n->op != FA_OP_ROUTED_TRANSFORM)
             continue;
@@ -121,10 +122,11 @@ static fa_status report(const char *path, bool json) {
                        attr_int_at(n, "tokens", t), attr_float_at(n, "equiv_error", t),
                        attr_float_at(n, "quant_error", t));
             else
-                printf("%-44s %5lld %4u %-9s %3d %3d %5.3f %7lld %10.2e %10.4f\n", t ? "" : site,
-                       (long long)d, t, attr_string_at(n, "kinds", t), wbits, abits, c,
-                       attr_int_at(n, "tokens", t), attr_float_at(n, "equiv_error", t),
-                       attr_float_at(n, "quant_error", t));
+                printf("%-44s %5lld %4u %-9s %3d %3d %5.3f %7lld %10.2e %10.4f %5lld\n",
+                       t ? "" : site, (long long)d, t, attr_string_at(n, "kinds", t), wbits, abits,
+                       c, attr_int_at(n, "tokens", t), attr_float_at(n, "equiv_error", t),
+                       attr_float_at(n, "quant_error", t),
+                       (long long)fa_node_attr_int(n, "exclusive", 0));
         }
         if (json)
             printf("]}");
