@@ -348,4 +348,15 @@ fa_status fa_rt_qlinear(fa_rt_in codes, fa_rt_in scales, fa_rt_in wq, fa_rt_in w
 fa_status fa_rt_dequantize(fa_rt_in wq, fa_rt_in wscale, int64_t group, fa_rt_tensor *out,
                            fa_rt_al al);
 
+/* ---- tquant.c: routed_transform + quantize fused (the twin of codegen/tquant.c) ---- */
+
+/* transform_quantize: quantize(routed_transform(x, tt, a), tt, clip) {bits} in one pass, without
+ * the f32 intermediate: per row r of x f32 [..., d] with type k = tt[r] (|tt| NULL: 0),
+ * z_j = sum_i x_i a[k, i, j] summed in f32 for i = 0, 1, ... in order (each product rounded,
+ * never fused), then fa_rt_quantize's rule with ratio clip[k] (|clip| NULL: 1.0) and |bits| 4 or
+ * 8 into |out_codes| i8 [..., d] and |out_scales| f32 [..., 1]. a f32 [K, d, d], 1 <= K <= 8;
+ * a type without a transform or a ratio, and a non-finite z, are errors naming the row. */
+fa_status fa_rt_transform_quantize(fa_rt_in x, fa_rt_in tt, fa_rt_in a, fa_rt_in clip, int64_t bits,
+                                   fa_rt_tensor *out_codes, fa_rt_tensor *out_scales, fa_rt_al al);
+
 #endif

@@ -6,6 +6,8 @@
 #include "runtime/interp.h"
 #include "runtime/kernels.h"
 #include "runtime/npy.h"
+#include "runtime/plan.h"
 #include "runtime/tensor.h"
+#include "runtime/thread_pool.h"
 
 #endif
