@@ -299,6 +299,11 @@ static fa_status run_steps(run *r) {
     for (uint32_t si = 0; si < p->nsteps; si++) {
         const fa_rt_plan_step *st = &p->steps[si];
         const uint32_t *argb = p->args + st->first_arg;
+        if (!st->kernel) { /* fused into an earlier step: only its frees are left */
+            for (uint32_t i = 0; i < st->num_free; i++)
+                release(r, p->frees[st->first_free + i]);
+            continue;
+        }
         for (uint32_t k = 0; k < st->num_in; k++) {
             p->ins_scratch[k] = NULL;
             if (argb[k] == FA_RT_PLAN_NONE)
@@ -416,8 +421,6 @@ static fa_status hand_outputs(run *r, fa_rt_tensor *outputs) {
     return FA_OK;
 }
 
-static fa_status compute_layout(fa_rt_plan *p);
-
 static void free_outputs(fa_rt_tensor *outputs, uint32_t n, const fa_rt_allocator *al) {
     for (uint32_t i = 0; i < n; i++)
         fa_rt_tensor_free(&outputs[i], al);
@@ -448,7 +451,7 @@ fa_status fa_rt_plan_execute(fa_rt_plan *p, fa_rt_thread_pool *pool, const fa_rt
     }
     if (r.record) {
         p->planned = false;
-        s = compute_layout(p);
+        s = fa_rt_plan_layout(p);
         if (s) {
             free_outputs(outputs, p->nout, al);
             return s;
@@ -542,7 +545,7 @@ static void compute_split(fa_rt_plan *p, uint32_t si) {
     st->min_rows = 1;
     for (uint32_t k = 0; k < st->num_in + st->num_out; k++)
         argr[k] = 0;
-    if (ru->rule == FA_RT_ROWS_NONE || st->num_in > SPLIT_MAX_ARGS ||
+    if (!st->kernel || ru->rule == FA_RT_ROWS_NONE || st->num_in > SPLIT_MAX_ARGS ||
         st->num_out > SPLIT_MAX_ARGS || st->num_in == 0 || argb[0] == FA_RT_PLAN_NONE)
         return;
     const fa_rt_plan_buffer *in0 = &p->bufs[argb[0]], *out0 = &p->bufs[argb[st->num_in]];
@@ -605,7 +608,7 @@ static void compute_split(fa_rt_plan *p, uint32_t si) {
 }
 
 /* Offsets for every ARENA buffer by greedy best-fit, largest first; the arena grows to fit. */
-static fa_status compute_layout(fa_rt_plan *p) {
+fa_status fa_rt_plan_layout(fa_rt_plan *p) {
     const fa_rt_allocator *al = p->al;
     uint32_t n = 0;
     for (uint32_t b = 0; b < p->nbuf; b++)
@@ -709,9 +712,13 @@ void fa_rt_plan_destroy(fa_rt_plan *p) {
                      p->rules,      p->args,         p->args_rows,     p->frees,
                      p->outputs,    p->output_names, p->ops,           p->vals,
                      p->state,      p->ins_scratch,  p->outs_scratch,  p->slots_scratch,
-                     p->sym_extent, p->sym_input,    p->layout_inputs, p->arena};
+                     p->sym_extent, p->sym_input,    p->layout_inputs, p->arena,
+                     p->nodes,      p->fused,        p->owned_params,  (void *)p->params_free};
     for (uint32_t i = 0; p->strs && i < p->nstrs; i++)
         al->free(al->user, p->strs[i]);
+    for (uint32_t i = 0; p->owned_params && i < p->nsteps; i++)
+        if (p->owned_params[i] && p->params_free[i])
+            p->params_free[i](p->owned_params[i]);
     al->free(al->user, p->strs);
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
         al->free(al->user, owned[i]);

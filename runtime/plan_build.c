@@ -1,10 +1,12 @@
 /* The plan builder: the IR-facing half of runtime/plan.h. Lowers a verified fa_graph into plain
  * plan data (buffers, steps with argument indices, liveness, free lists, row-split rules), then
  * runs the shape pass on the caller's inputs to get the first memory plan. Each step's kernel is
- * the interpreter's dispatch (fa_rt_interp_exec_node) with the node as its params. */
+ * the interpreter's dispatch (fa_rt_interp_exec_node) with the node as its params. The bottom
+ * of the file replaces kernels for a higher layer (the JIT) and fuses steps. */
 #include <string.h>
 
 #include "runtime/interp.h"
+#include "runtime/kernels.h"
 #include "runtime/plan_internal.h"
 
 enum { MAX_RESULTS = 512 };
@@ -191,6 +193,8 @@ static fa_status build(fa_rt_plan *p, const fa_graph *g) {
     p->bufs = zalloc(al, nbuf, sizeof *p->bufs);
     p->steps = zalloc(al, nsteps, sizeof *p->steps);
     p->rules = zalloc(al, nsteps, sizeof *p->rules);
+    p->nodes = zalloc(al, nsteps, sizeof *p->nodes);
+    p->fused = zalloc(al, nsteps, sizeof *p->fused);
     p->args = zalloc(al, nargs, sizeof *p->args);
     p->args_rows = zalloc(al, nargs, sizeof *p->args_rows);
     p->frees = zalloc(al, nbuf, sizeof *p->frees);
@@ -199,8 +203,9 @@ static fa_status build(fa_rt_plan *p, const fa_graph *g) {
     p->ops = zalloc(al, FA_OP_COUNT, sizeof *p->ops);
     p->strs = zalloc(al, nstrs, sizeof *p->strs);
     fa_status s = FA_OK;
-    if (!buf_of || !op_kind || !p->inputs || !p->bufs || !p->steps || !p->rules || !p->args ||
-        !p->args_rows || !p->frees || !p->outputs || !p->output_names || !p->ops || !p->strs)
+    if (!buf_of || !op_kind || !p->inputs || !p->bufs || !p->steps || !p->rules || !p->nodes ||
+        !p->fused || !p->args || !p->args_rows || !p->frees || !p->outputs || !p->output_names ||
+        !p->ops || !p->strs)
         s = OOM();
     if (!s)
         s = build_inputs(p, g);
@@ -235,6 +240,8 @@ static fa_status build(fa_rt_plan *p, const fa_graph *g) {
         char where[256];
         st->kernel = c_kernel;
         st->params = n;
+        p->nodes[si] = n;
+        p->fused[si] = FA_RT_PLAN_NONE;
         st->where = own_str(p, fa_node_describe(n, where, sizeof where));
         if (!op_kind[n->op]) {
             p->ops[p->nops] = (fa_rt_plan_op_stats){.op = info->name};
@@ -299,8 +306,7 @@ static fa_status build(fa_rt_plan *p, const fa_graph *g) {
     return s;
 }
 
-fa_status fa_rt_plan_create(const fa_graph *g, const fa_rt_tensor *inputs, uint32_t num_inputs,
-                            const fa_rt_allocator *al, fa_rt_plan **out) {
+fa_status fa_rt_plan_create_lazy(const fa_graph *g, const fa_rt_allocator *al, fa_rt_plan **out) {
     *out = NULL;
     fa_rt_plan *p = zalloc(al, 1, sizeof *p);
     if (!p)
@@ -309,18 +315,234 @@ fa_status fa_rt_plan_create(const fa_graph *g, const fa_rt_tensor *inputs, uint3
     fa_status s = build(p, g);
     if (!s)
         s = fa_rt_plan_init_run(p);
-    if (!s) {
-        /* the shape pass: one run on |inputs|, outputs dropped */
-        fa_rt_tensor *outs = zalloc(al, p->nout, sizeof *outs);
-        s = outs ? fa_rt_plan_execute(p, NULL, inputs, num_inputs, outs, al) : OOM();
-        for (uint32_t i = 0; outs && !s && i < p->nout; i++)
-            fa_rt_tensor_free(&outs[i], al);
-        al->free(al->user, outs);
-    }
     if (s) {
         fa_rt_plan_destroy(p);
         return s;
     }
     *out = p;
+    return FA_OK;
+}
+
+fa_status fa_rt_plan_create(const fa_graph *g, const fa_rt_tensor *inputs, uint32_t num_inputs,
+                            const fa_rt_allocator *al, fa_rt_plan **out) {
+    fa_rt_plan *p;
+    FA_TRY(fa_rt_plan_create_lazy(g, al, &p));
+    /* the shape pass: one run on |inputs|, outputs dropped */
+    fa_rt_tensor *outs = zalloc(al, p->nout, sizeof *outs);
+    fa_status s = outs ? fa_rt_plan_execute(p, NULL, inputs, num_inputs, outs, al) : OOM();
+    for (uint32_t i = 0; outs && !s && i < p->nout; i++)
+        fa_rt_tensor_free(&outs[i], al);
+    al->free(al->user, outs);
+    if (s) {
+        fa_rt_plan_destroy(p);
+        return s;
+    }
+    *out = p;
+    return FA_OK;
+}
+
+/* ---- replacing kernels and fusing steps ---------------------------------------------------- */
+
+const fa_node *fa_rt_plan_step_node(const fa_rt_plan *plan, uint32_t step) {
+    return step < plan->nsteps ? plan->nodes[step] : NULL;
+}
+
+uint32_t fa_rt_plan_step_fused(const fa_rt_plan *plan, uint32_t step) {
+    return step < plan->nsteps ? plan->fused[step] : FA_RT_PLAN_NONE;
+}
+
+/* Makes |step| run |kernel| with |params|, releasing what the plan owned for it before. */
+static fa_status install(fa_rt_plan *p, uint32_t step, fa_rt_step_kernel kernel, void *params,
+                         fa_rt_step_params_free params_free) {
+    if (!p->owned_params) {
+        p->owned_params = zalloc(p->al, p->nsteps, sizeof *p->owned_params);
+        p->params_free = zalloc(p->al, p->nsteps, sizeof *p->params_free);
+        if (!p->owned_params || !p->params_free) {
+            p->al->free(p->al->user, p->owned_params);
+            p->al->free(p->al->user, (void *)p->params_free);
+            p->owned_params = NULL;
+            p->params_free = NULL;
+            if (params && params_free)
+                params_free(params);
+            return OOM();
+        }
+    }
+    if (p->owned_params[step] && p->params_free[step])
+        p->params_free[step](p->owned_params[step]);
+    p->owned_params[step] = params;
+    p->params_free[step] = params_free;
+    p->steps[step].kernel = kernel;
+    p->steps[step].params = params;
+    return FA_OK;
+}
+
+static fa_status reject(void *params, fa_rt_step_params_free params_free, fa_status s) {
+    if (params && params_free)
+        params_free(params);
+    return s;
+}
+
+fa_status fa_rt_plan_set_step_kernel(fa_rt_plan *plan, uint32_t step, fa_rt_step_kernel kernel,
+                                     void *params, fa_rt_step_params_free params_free) {
+    if (step >= plan->nsteps || !plan->steps[step].kernel || !kernel)
+        return reject(params, params_free,
+                      fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                                     "plan: step %u cannot take a kernel (out of range, fused "
+                                     "away, or no kernel given)",
+                                     step));
+    return install(plan, step, kernel, params, params_free);
+}
+
+/* Whether buffer |b| is read by a step other than |except| (or is a graph output). */
+static bool read_elsewhere(const fa_rt_plan *p, uint32_t b, uint32_t except) {
+    if (p->bufs[b].kind != FA_RT_BUFFER_ARENA)
+        return true;
+    for (uint32_t si = 0; si < p->nsteps; si++) {
+        const fa_rt_plan_step *st = &p->steps[si];
+        for (uint32_t k = 0; si != except && k < st->num_in; k++)
+            if (p->args[st->first_arg + k] == b)
+                return true;
+    }
+    return false;
+}
+
+fa_status fa_rt_plan_fuse_steps(fa_rt_plan *plan, uint32_t first, uint32_t second,
+                                fa_rt_step_kernel kernel, void *params,
+                                fa_rt_step_params_free params_free) {
+    fa_rt_plan *p = plan;
+    if (first >= second || second >= p->nsteps || !p->steps[first].kernel ||
+        !p->steps[second].kernel || !kernel)
+        return reject(params, params_free,
+                      fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                                     "plan: steps %u and %u cannot be fused", first, second));
+    fa_rt_plan_step *a = &p->steps[first], *b = &p->steps[second];
+    const uint32_t *aargs = p->args + a->first_arg, *bargs = p->args + b->first_arg;
+    for (uint32_t j = 0; j < a->num_out; j++)
+        if (read_elsewhere(p, aargs[a->num_in + j], second))
+            return reject(params, params_free,
+                          fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                                         "%s: a result has a reader besides %s", a->where,
+                                         b->where));
+    for (uint32_t k = 0; k < b->num_in; k++) {
+        uint32_t buf = bargs[k];
+        bool from_first = false;
+        for (uint32_t j = 0; j < a->num_out; j++)
+            from_first |= buf == aargs[a->num_in + j];
+        if (buf == FA_RT_PLAN_NONE || from_first || p->bufs[buf].def_step == FA_RT_PLAN_NONE ||
+            p->bufs[buf].def_step < first)
+            continue;
+        return reject(params, params_free,
+                      fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                                     "%s: operand %u is written after %s", b->where, k, a->where));
+    }
+    /* The fused step's args go into a new region at the end of args / args_rows. */
+    uint64_t nin = (uint64_t)a->num_in + b->num_in, extra = nin + b->num_out;
+    uint64_t total = (uint64_t)p->nargs + extra;
+    if (total >= UINT32_MAX || nin >= UINT32_MAX)
+        return reject(params, params_free,
+                      fa_status_make(FA_STATUS_UNSUPPORTED, "plan: graph too large"));
+    uint32_t *args = zalloc(p->al, total, sizeof *args);
+    uint32_t *args_rows = zalloc(p->al, total, sizeof *args_rows);
+    const fa_rt_tensor **ins = nin > p->max_in ? zalloc(p->al, nin, sizeof *ins) : p->ins_scratch;
+    if (!args || !args_rows || !ins) {
+        p->al->free(p->al->user, args);
+        p->al->free(p->al->user, args_rows);
+        return reject(params, params_free, OOM());
+    }
+    fa_status s = install(p, first, kernel, params, params_free);
+    if (s) {
+        p->al->free(p->al->user, args);
+        p->al->free(p->al->user, args_rows);
+        if (ins != p->ins_scratch)
+            p->al->free(p->al->user, (void *)ins);
+        return s;
+    }
+    if (ins != p->ins_scratch) {
+        p->al->free(p->al->user, (void *)p->ins_scratch);
+        p->ins_scratch = ins;
+        p->max_in = (uint32_t)nin;
+    }
+    memcpy(args, p->args, sizeof *args * p->nargs);
+    memcpy(args_rows, p->args_rows, sizeof *args_rows * p->nargs);
+    uint32_t at = p->nargs;
+    for (uint32_t k = 0; k < a->num_in; k++)
+        args[at++] = args[a->first_arg + k];
+    for (uint32_t k = 0; k < b->num_in; k++) {
+        uint32_t buf = args[b->first_arg + k];
+        for (uint32_t j = 0; j < a->num_out; j++)
+            if (buf == args[a->first_arg + a->num_in + j])
+                buf = FA_RT_PLAN_NONE;
+        args[at++] = buf;
+    }
+    for (uint32_t j = 0; j < b->num_out; j++) {
+        uint32_t buf = args[b->first_arg + b->num_in + j];
+        args[at++] = buf;
+        p->bufs[buf].def_step = first;
+    }
+    for (uint32_t j = 0; j < a->num_out; j++)
+        p->bufs[args[a->first_arg + a->num_in + j]].kind = FA_RT_BUFFER_FUSED;
+    p->al->free(p->al->user, p->args);
+    p->al->free(p->al->user, p->args_rows);
+    p->args = args;
+    p->args_rows = args_rows;
+    /* Split rule: both "all dims but the last" -> the same over the combined operands. */
+    fa_rt_step_rule ra = p->rules[first], rb = p->rules[second];
+    fa_rt_step_rule fused = {FA_RT_ROWS_NONE, false, false, 0, -1, 0, 0};
+    if (ra.rule == FA_RT_ROWS_LAST && rb.rule == FA_RT_ROWS_LAST && nin <= 32) {
+        fused.rule = FA_RT_ROWS_LAST;
+        fused.mask = (uint32_t)((ra.mask | (uint64_t)rb.mask << a->num_in) & 0xffffffffu);
+    }
+    p->rules[first] = fused;
+    a->first_arg = p->nargs;
+    a->num_in = (uint32_t)nin;
+    a->num_out = b->num_out;
+    p->nargs = (uint32_t)total;
+    p->fused[first] = second;
+    b->kernel = NULL;
+    b->params = NULL;
+    return p->planned ? fa_rt_plan_layout(p) : FA_OK;
+}
+
+/* The fused C twin: params is the quantize node (for bits); ins are routed_transform's (x, tt,
+ * a) then quantize's (NULL, tt, clip). */
+static fa_status transform_quantize_kernel(const void *params, const fa_rt_tensor *const *ins,
+                                           uint32_t nin, fa_rt_tensor *outs, uint32_t nout,
+                                           const fa_rt_allocator *al) {
+    const fa_node *q = params;
+    if (nin != 6 || nout != 2 || !ins[2])
+        return fa_status_make(FA_STATUS_INTERNAL, "transform_quantize: bad fused operands");
+    return fa_rt_transform_quantize(ins[0], ins[1], ins[2], ins[5], fa_node_attr_int(q, "bits", 0),
+                                    &outs[0], &outs[1], al);
+}
+
+fa_status fa_rt_plan_fuse_transform_quantize(fa_rt_plan *plan, uint32_t *out_fused) {
+    uint32_t count = 0;
+    for (uint32_t si = 0; si < plan->nsteps; si++) {
+        const fa_node *n = plan->nodes[si], *q;
+        if (n->op != FA_OP_ROUTED_TRANSFORM || !plan->steps[si].kernel || n->num_operands != 3 ||
+            n->num_results != 1 || n->results[0]->num_uses != 1)
+            continue;
+        q = n->results[0]->uses[0].node;
+        if (!q || q->op != FA_OP_QUANTIZE || q->num_operands < 1 ||
+            q->operands[0] != n->results[0] ||
+            (q->num_operands > 1 ? q->operands[1] : NULL) != n->operands[1] || q->num_results != 2)
+            continue;
+        uint32_t qi = si + 1;
+        while (qi < plan->nsteps && plan->nodes[qi] != q)
+            qi++;
+        if (qi == plan->nsteps ||
+            plan->bufs[plan->args[plan->steps[si].first_arg + 3]].kind != FA_RT_BUFFER_ARENA)
+            continue; /* a graph output: keep it */
+        fa_status s =
+            fa_rt_plan_fuse_steps(plan, si, qi, transform_quantize_kernel, (void *)q, NULL);
+        if (s && fa_status_code_of(s) == FA_STATUS_INVALID_ARGUMENT) {
+            fa_status_free(s); /* not fusable here (another reader): the two kernels stay */
+            continue;
+        }
+        FA_TRY(s);
+        count++;
+    }
+    if (out_fused)
+        *out_fused = count;
     return FA_OK;
 }

@@ -53,6 +53,10 @@ struct fa_rt_plan {
     uint32_t nbuf;
     fa_rt_plan_step *steps;
     fa_rt_step_rule *rules;
+    const fa_node **nodes; /* the node of each step (fa_rt_plan_step_node) */
+    uint32_t *fused;       /* per step: the step fused into it, or FA_RT_PLAN_NONE */
+    void **owned_params;   /* per step: installed params the plan releases, or NULL */
+    fa_rt_step_params_free *params_free;
     uint32_t nsteps, max_in, max_out;
     uint32_t *args, *args_rows, *frees, *outputs;
     uint32_t nargs, nfrees, nout;
@@ -80,6 +84,9 @@ struct fa_rt_plan {
 
 /* Allocates the per-run state of a built plan (buffers, steps and counts filled in). */
 fa_status fa_rt_plan_init_run(fa_rt_plan *p);
+
+/* Offsets of the arena buffers and row splits for the recorded shapes (plan.c). */
+fa_status fa_rt_plan_layout(fa_rt_plan *p);
 
 /* fa_rt_plan_run's body: a run with new input shapes records them and re-plans. */
 fa_status fa_rt_plan_execute(fa_rt_plan *p, fa_rt_thread_pool *pool, const fa_rt_tensor *inputs,

@@ -20,6 +20,11 @@ static const char eval_help[] =
     "mask [N, S] is non-zero: token accuracy (argmax == target) and the mean negative\n"
     "log-likelihood of the target (natural log).\n"
     "\n"
+    "It runs on the planned runtime with generated (JIT) kernels by default (see freeact run\n"
+    "--help): the plan is made for the first batch's shapes and re-made when they change (a\n"
+    "smaller last batch); --no-jit uses the C kernels in the same plan, --interp the reference\n"
+    "interpreter.\n"
+    "\n"
     "options:\n"
     "  --input NAME=FILE.npy  bind a graph input (every input must be bound; all share N)\n"
     "  --targets FILE.npy     target ids, integer [N, S]\n"
@@ -29,6 +34,10 @@ static const char eval_help[] =
     "  --output NAME          the logits output (default: the first graph output)\n"
     "  --batch N              rows per run (default 16)\n"
     "  --json                 print one JSON object: token_accuracy, nll, tokens (and groups)\n"
+    "  --no-jit               planned runtime with the C kernels only (no code generation)\n"
+    "  --interp               the reference interpreter (one thread, no plan)\n"
+    "  --threads N            threads of the planned runtime (default: all online cores)\n"
+    "  -v                     print the engine, plan and JIT statistics on stderr\n"
     "  -h, --help             show this help\n";
 
 #define MAX_GROUPS 64
@@ -45,6 +54,7 @@ typedef struct eval_args {
     int ninputs;
     int64_t batch;
     bool json;
+    fa_tool_engine_options engine;
 } eval_args;
 
 static int parse_args(int argc, char **argv, eval_args *a) {
@@ -55,6 +65,11 @@ static int parse_args(int argc, char **argv, eval_args *a) {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *v;
         bool missing;
+        int eng = fa_tool_engine_option("eval", argc, argv, &i, &a->engine);
+        if (eng < 0)
+            return 2;
+        if (eng > 0)
+            continue;
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
             fputs(eval_help, stdout);
             return 0;
@@ -256,6 +271,10 @@ static fa_status run_eval(const eval_args *a, const fa_rt_allocator *al) {
     fa_rt_tensor *outs = calloc(nout + 1, sizeof *outs);
     if (!s && !outs)
         s = fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory");
+    fa_tool_engine_state engine;
+    memset(&engine, 0, sizeof engine);
+    if (!s)
+        s = fa_tool_engine_init(&engine, g, &a->engine);
     for (int64_t r0 = 0; !s && r0 < N; r0 += a->batch) {
         int64_t n = N - r0 < a->batch ? N - r0 : a->batch;
         for (uint32_t i = 0; i < nin; i++)
@@ -263,7 +282,7 @@ static fa_status run_eval(const eval_args *a, const fa_rt_allocator *al) {
         if (progress)
             fprintf(stderr, "\reval: rows %lld-%lld of %lld", (long long)r0, (long long)(r0 + n),
                     (long long)N);
-        s = fa_rt_interp_run(g, views, nin, outs, al);
+        s = fa_tool_engine_run(&engine, views, nin, outs, al);
         if (!s) {
             s = score_batch(&outs[out_index], &targets, &mask, a->group_by ? &group : NULL, r0,
                             &total, groups, &ngroups);
@@ -272,6 +291,9 @@ static fa_status run_eval(const eval_args *a, const fa_rt_allocator *al) {
     }
     if (progress)
         fprintf(stderr, "\r%60s\r", "");
+    if (!s)
+        fa_tool_engine_report(&engine);
+    fa_tool_engine_deinit(&engine);
     if (!s) {
         qsort(groups, (size_t)ngroups, sizeof *groups, cmp_score);
         if (a->json) {

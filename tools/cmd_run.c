@@ -1,5 +1,6 @@
-/* freeact run: execute a model (.onnx or .fir) with the reference interpreter on .npy inputs,
- * printing a summary of each output or writing chosen outputs to .npy files. */
+/* freeact run: execute a model (.onnx or .fir) on .npy inputs with the planned runtime (JIT
+ * kernels by default, C kernels with --no-jit) or the reference interpreter (--interp), printing
+ * a summary of each output or writing chosen outputs to .npy files. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +13,23 @@
 static const char run_help[] =
     "usage: freeact run MODEL --input NAME=FILE.npy ... [--output NAME=FILE.npy ...]\n"
     "\n"
-    "Runs MODEL (.onnx, or .fir text IR) with the reference interpreter. Every graph input needs\n"
-    "one --input; its .npy dtype and static dims must match the graph's. Without --output, each\n"
-    "output's name, dtype, shape and first values are printed; with --output only the named\n"
-    "outputs are written, each atomically, and only after the whole run succeeded.\n"
+    "Runs MODEL (.onnx, or .fir text IR). By default it runs on the planned runtime (a flat list\n"
+    "of steps, intermediates in one arena, rows split over a thread pool) with generated (JIT)\n"
+    "kernels for quantized linear layers and fused transform+quantize steps, C kernels for the\n"
+    "rest. Every graph input needs one --input; its .npy dtype and static dims must match the\n"
+    "graph's. Without --output, each output's name, dtype, shape and first values are printed;\n"
+    "with --output only the named outputs are written, each atomically, and only after the whole\n"
+    "run succeeded.\n"
+    "\n"
+    "The engines agree: --no-jit gives the JIT's results bit for bit, except that Hadamard\n"
+    "transforms (an FWHT in the JIT) may move an activation code by one at a rounding tie;\n"
+    "--interp runs each op separately, so a fused transform+quantize may differ from it by\n"
+    "the transform's summation order. A run is one pass, which is also the plan's shape pass\n"
+    "(one thread); --threads pays off from a plan's second run (freeact eval).\n"
     "\n"
     "options:\n"
     "  --input NAME=FILE     bind graph input NAME to the array in FILE (.npy)\n"
-    "  --output NAME=FILE    write graph output NAME to FILE (.npy)\n"
+    "  --output NAME=FILE    write graph output NAME to FILE (.npy)\n" FA_TOOL_ENGINE_HELP
     "  -h, --help            show this help\n"
     "\n"
     "Exit status: 0 on success, 1 on an error (bad model, bad input, failed run), 2 on a usage\n"
@@ -27,6 +37,7 @@ static const char run_help[] =
 
 typedef struct run_args {
     const char *model;
+    fa_tool_engine_options engine;
     fa_binding *inputs, *outputs;
     int ninputs, noutputs;
 } run_args;
@@ -49,6 +60,11 @@ static int parse_args(int argc, char **argv, run_args *a) {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *v;
         bool missing;
+        int eng = fa_tool_engine_option("run", argc, argv, &i, &a->engine);
+        if (eng < 0)
+            return 2;
+        if (eng > 0)
+            continue;
         if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
             fputs(run_help, stdout);
             return 0;
@@ -156,8 +172,15 @@ static fa_status run_model(const run_args *a, const fa_rt_allocator *al) {
                                a->outputs[k].arg, a->outputs[k].name);
     if (!s)
         s = fa_tool_inputs_read(g, a->inputs, a->ninputs, ins, al);
+    fa_tool_engine_state engine;
+    memset(&engine, 0, sizeof engine);
     if (!s)
-        s = fa_status_prefix(fa_rt_interp_run(g, ins, nin, outs, al), "%s", a->model);
+        s = fa_tool_engine_init(&engine, g, &a->engine);
+    if (!s)
+        s = fa_status_prefix(fa_tool_engine_run(&engine, ins, nin, outs, al), "%s", a->model);
+    if (!s)
+        fa_tool_engine_report(&engine);
+    fa_tool_engine_deinit(&engine);
     if (!s && a->noutputs == 0)
         for (uint32_t i = 0; i < nout; i++)
             print_summary(fa_graph_output(g, i)->name, &outs[i]);

@@ -1,12 +1,18 @@
 /* Model loading (.onnx or .fir) and NAME=FILE.npy input binding for the run and eval commands. */
 #include "tools/model_io.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "codegen/plan_jit.h"
 #include "frontend/onnx.h"
 #include "ir/fileio.h"
+#include "runtime/interp.h"
 #include "runtime/npy.h"
+#include "tools/cli.h"
 
 bool fa_tool_binding_parse(const char *arg, fa_binding *b) {
     const char *eq = strchr(arg, '=');
@@ -85,4 +91,124 @@ fa_rt_tensor fa_tool_tensor_rows(const fa_rt_tensor *t, int64_t r0, int64_t n) {
     dims[0] = n;
     return fa_rt_tensor_view(t->dtype, t->rank, dims, (const char *)t->data + row_bytes * r0,
                              row_bytes * (uint64_t)n);
+}
+
+/* ---- the engine ------------------------------------------------------------------------------ */
+
+int fa_tool_engine_option(const char *cmd, int argc, char **argv, int *i,
+                          fa_tool_engine_options *o) {
+    const char *arg = argv[*i], *v;
+    bool missing;
+    if (!strcmp(arg, "--no-jit")) {
+        o->engine = FA_TOOL_ENGINE_C;
+    } else if (!strcmp(arg, "--interp")) {
+        o->engine = FA_TOOL_ENGINE_INTERP;
+    } else if (!strcmp(arg, "-v")) {
+        o->verbose++;
+    } else if ((v = fa_cli_option_value("--threads", argc, argv, i, &missing)) || missing) {
+        char *end = NULL;
+        long long n = missing ? 0 : strtoll(v, &end, 10);
+        if (missing || *end || n < 1 || n > 1024) {
+            fa_cli_usage_error(cmd, "--threads needs an integer from 1 to 1024");
+            return -1;
+        }
+        o->threads = (uint32_t)n;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static const char *engine_name(fa_tool_engine e) {
+    switch (e) {
+    case FA_TOOL_ENGINE_JIT: return "plan+jit";
+    case FA_TOOL_ENGINE_C: return "plan+c";
+    case FA_TOOL_ENGINE_INTERP: return "interp";
+    }
+    return "?";
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+fa_status fa_tool_engine_init(fa_tool_engine_state *e, const fa_graph *g,
+                              const fa_tool_engine_options *o) {
+    memset(e, 0, sizeof *e);
+    e->g = g;
+    e->opt = *o;
+    if (o->engine == FA_TOOL_ENGINE_INTERP)
+        return FA_OK;
+    if (!e->opt.threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        e->opt.threads = n < 1 ? 1 : n > 1024 ? 1024 : (uint32_t)n;
+    }
+    return fa_rt_thread_pool_create(e->opt.threads, fa_rt_allocator_default(), &e->pool);
+}
+
+/* Builds the plan (no shape pass: the first run is it) and installs the engine's kernels. */
+static fa_status engine_plan(fa_tool_engine_state *e) {
+    FA_TRY(fa_rt_plan_create_lazy(e->g, fa_rt_allocator_default(), &e->plan));
+    if (e->opt.engine == FA_TOOL_ENGINE_C) {
+        uint32_t fused = 0;
+        FA_TRY(fa_rt_plan_fuse_transform_quantize(e->plan, &fused));
+        if (e->opt.verbose)
+            fprintf(stderr, "engine: plan+c, %u threads, %u transform+quantize pairs fused\n",
+                    e->opt.threads, fused);
+        return FA_OK;
+    }
+    fa_cg_plan_jit_stats st;
+    FA_TRY(fa_cg_plan_install_jit(e->plan, NULL, &st));
+    if (e->opt.verbose)
+        fprintf(stderr,
+                "engine: plan+jit, %u threads; jit: %u kernels compiled (%u cached) in %.1f ms, "
+                "install %.1f ms; steps replaced: %u qlinear, %u transform+quantize (%u pairs "
+                "fused), %u left to C kernels; %.1f MiB packed\n",
+                e->opt.threads, st.kernels_compiled, st.kernels_cached, st.compile_ms,
+                st.install_ms, st.qlinear_steps, st.tquant_steps, st.fused_pairs, st.c_steps,
+                (double)st.packed_bytes / (1 << 20));
+    return FA_OK;
+}
+
+fa_status fa_tool_engine_run(fa_tool_engine_state *e, const fa_rt_tensor *inputs, uint32_t n,
+                             fa_rt_tensor *outputs, const fa_rt_allocator *al) {
+    double t0 = now_ms();
+    fa_status s;
+    if (e->opt.engine == FA_TOOL_ENGINE_INTERP) {
+        s = fa_rt_interp_run(e->g, inputs, n, outputs, al);
+    } else {
+        if (!e->plan)
+            FA_TRY(engine_plan(e));
+        s = fa_rt_plan_run(e->plan, e->pool, inputs, n, outputs, al);
+    }
+    double ms = now_ms() - t0;
+    if (e->runs++ == 0)
+        e->first_run_ms = ms;
+    else
+        e->run_ms += ms;
+    return s;
+}
+
+void fa_tool_engine_report(const fa_tool_engine_state *e) {
+    if (!e->opt.verbose)
+        return;
+    fprintf(stderr, "engine: %s, %u runs: first %.1f ms, the others %.1f ms\n",
+            engine_name(e->opt.engine), e->runs, e->first_run_ms, e->run_ms);
+    if (!e->plan)
+        return;
+    fa_rt_plan_stats st;
+    fa_rt_plan_stats_get(e->plan, &st);
+    fprintf(stderr,
+            "plan: %u steps, %u plans, arena %.1f MiB (%.1f MiB unplanned), %llu heap "
+            "fallbacks\n",
+            st.num_steps, st.num_plans, (double)st.arena_bytes / (1 << 20),
+            (double)st.naive_bytes / (1 << 20), (unsigned long long)st.heap_fallbacks);
+}
+
+void fa_tool_engine_deinit(fa_tool_engine_state *e) {
+    fa_rt_plan_destroy(e->plan);
+    fa_rt_thread_pool_destroy(e->pool);
+    memset(e, 0, sizeof *e);
 }

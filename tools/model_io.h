@@ -1,11 +1,15 @@
-/* Model loading and NAME=FILE.npy input binding shared by the run and eval subcommands. */
+/* Model loading, NAME=FILE.npy input binding and the engine that runs a model (planned runtime
+ * with JIT kernels, with C kernels, or the reference interpreter), shared by the run and eval
+ * subcommands. */
 #ifndef FA_TOOLS_MODEL_IO_H
 #define FA_TOOLS_MODEL_IO_H
 
 #include <stdbool.h>
 
 #include "ir/ir.h"
+#include "runtime/plan.h"
 #include "runtime/tensor.h"
+#include "runtime/thread_pool.h"
 
 /* One NAME=FILE argument. |buf| owns the split copy; free it with fa_tool_binding_free. */
 typedef struct fa_binding {
@@ -29,5 +33,56 @@ fa_status fa_tool_inputs_read(const fa_graph *g, const fa_binding *bindings, int
 
 /* A view (no copy) of rows [r0, r0 + n) of |t| along axis 0; the caller keeps them in range. */
 fa_rt_tensor fa_tool_tensor_rows(const fa_rt_tensor *t, int64_t r0, int64_t n);
+
+/* ---- the engine ------------------------------------------------------------------------------ */
+
+typedef enum fa_tool_engine {
+    FA_TOOL_ENGINE_JIT,    /* planned runtime, generated kernels where they exist (default) */
+    FA_TOOL_ENGINE_C,      /* planned runtime, C kernels only (--no-jit) */
+    FA_TOOL_ENGINE_INTERP, /* the reference interpreter (--interp), the semantic reference */
+} fa_tool_engine;
+
+typedef struct fa_tool_engine_options {
+    fa_tool_engine engine;
+    uint32_t threads; /* 0: all online cores */
+    int verbose;      /* -v: engine and JIT statistics on stderr */
+} fa_tool_engine_options;
+
+/* The engine options' lines for a --help text (descriptions at column 24, as in run). */
+#define FA_TOOL_ENGINE_HELP                                                                        \
+    "  --no-jit              planned runtime with the C kernels only (no code generation)\n"       \
+    "  --interp              the reference interpreter (one thread, no plan): the semantic\n"      \
+    "                        reference the other engines are tested against\n"                     \
+    "  --threads N           threads of the planned runtime (default: all online cores)\n"         \
+    "  -v                    print the engine, plan and JIT statistics on stderr\n"
+
+/* If argv[*i] is an engine option (--no-jit, --interp, --threads N, -v), applies it to |o|
+ * (advancing *i past a value) and returns 1; returns 0 if it is not one; on a bad value prints
+ * the usage error for |cmd| and returns -1 (the command then exits with status 2). */
+int fa_tool_engine_option(const char *cmd, int argc, char **argv, int *i,
+                          fa_tool_engine_options *o);
+
+/* Runs one graph repeatedly. The planned engines create the plan at the first run (whose input
+ * shapes it is planned for; the first run is its shape pass) and re-plan when the shapes
+ * change; the JIT engine installs generated kernels before the first run. */
+typedef struct fa_tool_engine_state {
+    const fa_graph *g;
+    fa_tool_engine_options opt;
+    fa_rt_plan *plan;
+    fa_rt_thread_pool *pool;
+    double first_run_ms, run_ms; /* the first run (shape pass), and the others summed */
+    uint32_t runs;
+} fa_tool_engine_state;
+
+/* Prepares |e| for |g| (which must outlive it): the thread pool for the planned engines. */
+fa_status fa_tool_engine_init(fa_tool_engine_state *e, const fa_graph *g,
+                              const fa_tool_engine_options *o);
+/* Runs the graph on |inputs| (graph order) into |outputs| (fa_graph_num_outputs entries, owned
+ * by the caller, allocated with |al|), like fa_rt_interp_run. */
+fa_status fa_tool_engine_run(fa_tool_engine_state *e, const fa_rt_tensor *inputs, uint32_t n,
+                             fa_rt_tensor *outputs, const fa_rt_allocator *al);
+/* With -v, prints the plan's statistics and run times on stderr. */
+void fa_tool_engine_report(const fa_tool_engine_state *e);
+void fa_tool_engine_deinit(fa_tool_engine_state *e);
 
 #endif

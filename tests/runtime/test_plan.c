@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
+#include "runtime/kernels.h"
 #include "runtime/plan.h"
 #include "tests/runtime/rt_test.h"
 
@@ -647,6 +648,101 @@ static void test_profile_and_data(void) {
     fa_graph_destroy(g);
 }
 
+/* ---- the kernel hook: replacing a step's kernel, fusing two steps ---- */
+
+typedef struct counted {
+    int calls, frees;
+    fa_rt_step_kernel inner;
+    const void *inner_params;
+} counted;
+
+/* Counts its calls and forwards to the C kernel it replaced. */
+static fa_status counting_kernel(const void *params, const fa_rt_tensor *const *ins, uint32_t nin,
+                                 fa_rt_tensor *outs, uint32_t nout, const fa_rt_allocator *a) {
+    counted *c = (counted *)params;
+    __atomic_add_fetch(&c->calls, 1, __ATOMIC_RELAXED);
+    return c->inner(c->inner_params, ins, nin, outs, nout, a);
+}
+
+static void counted_free(void *p) { ((counted *)p)->frees++; }
+
+/* routed_transform + quantize fused (C twin) gives fa_rt_transform_quantize's results bit for
+ * bit with 1, 2 and 4 threads and across a re-plan; an installed kernel stays through re-plans
+ * and its params are freed once; fusing a transform with a second reader is refused. */
+static void test_kernel_hook(void) {
+    text t = {0};
+    put(&t, "graph @f(%%ids: i64[B,T], %%x: f32[B,T,64]) {\n");
+    put_const(&t, "a", "f32[2,64,64]", 2 * 64 * 64, 32, 0.3f);
+    put(&t, "  const @clip = f32[2] dense<[1.0, 0.875]>\n"
+            "  %%tt = token_type(%%ids) {rule = \"ids==9\"} : u8[B,T]\n"
+            "  %%y = routed_transform(%%x, %%tt, @a) : f32[B,T,64]\n"
+            "  %%c, %%s = quantize(%%y, %%tt, @clip) {bits = 8} : i8[B,T,64], f32[B,T,1]\n"
+            "  %%y2 = routed_transform(%%x, %%tt, @a) : f32[B,T,64]\n"
+            "  %%c2, %%s2 = quantize(%%y2, %%tt, @clip) {bits = 4} : i8[B,T,64], f32[B,T,1]\n"
+            "  %%r = relu(%%y2) : f32[B,T,64]\n"
+            "  return %%c, %%s, %%tt, %%r, %%c2\n}\n");
+    fa_graph *g = parse(t.s);
+    free(t.s);
+    if (!g)
+        return;
+    const fa_rt_tensor a =
+        rt_view(FA_DT_F32, 3, (int64_t[]){2, 64, 64}, fa_graph_const(g, 0)->tensor->data);
+    const fa_rt_tensor clip =
+        rt_view(FA_DT_F32, 1, (int64_t[]){2}, fa_graph_const(g, 1)->tensor->data);
+    int threads[] = {1, 2, 4};
+    for (int ti = 0; ti < 3; ti++) {
+        fa_rt_plan *plan = NULL;
+        fa_rt_thread_pool *pool = NULL;
+        CHECK_OK(fa_rt_plan_create_lazy(g, al, &plan));
+        CHECK_OK(fa_rt_thread_pool_create((uint32_t)threads[ti], al, &pool));
+        uint32_t fused = 0;
+        CHECK_OK(fa_rt_plan_fuse_transform_quantize(plan, &fused));
+        CHECK(fused == 1); /* %y2 has a second reader (relu) */
+        CHECK(fa_rt_plan_step_fused(plan, 1) == 2 &&
+              fa_rt_plan_step_fused(plan, 3) == FA_RT_PLAN_NONE);
+        /* the refused fusion leaves the plan as it was and frees the params */
+        counted refused = {0};
+        fa_status s = fa_rt_plan_fuse_steps(plan, 3, 4, counting_kernel, &refused, counted_free);
+        CHECK(s && fa_status_code_of(s) == FA_STATUS_INVALID_ARGUMENT && refused.frees == 1);
+        fa_status_free(s);
+        /* relu (step 5) through a counting wrapper */
+        fa_rt_plan_data pd;
+        fa_rt_plan_data_get(plan, &pd);
+        CHECK(fa_rt_plan_step_node(plan, 5)->op == FA_OP_RELU);
+        counted relu = {0, 0, pd.steps[5].kernel, pd.steps[5].params};
+        CHECK_OK(fa_rt_plan_set_step_kernel(plan, 5, counting_kernel, &relu, counted_free));
+        int64_t shapes[3][2] = {{4, 200}, {4, 200}, {3, 120}}; /* the third run re-plans */
+        for (int k = 0; k < 3; k++) {
+            inputs in = {0};
+            int64_t dx[] = {shapes[k][0], shapes[k][1], 64};
+            add_ids(&in, shapes[k][0], shapes[k][1]);
+            add_f32(&in, 3, dx);
+            fa_rt_tensor got[5] = {0}, codes = {0}, scales = {0};
+            CHECK_OK(fa_rt_plan_run(plan, pool, in.t, 2, got, al));
+            CHECK_OK(
+                fa_rt_transform_quantize(&in.t[1], &got[2], &a, &clip, 8, &codes, &scales, al));
+            bool bitwise = false;
+            CHECK(max_diff(&got[0], &codes, &bitwise) == 0 && bitwise);
+            CHECK(max_diff(&got[1], &scales, &bitwise) == 0 && bitwise);
+            CHECK(relu.calls >= k + 1);
+            fa_rt_tensors_free(got, 5, al);
+            fa_rt_tensor_free(&codes, al);
+            fa_rt_tensor_free(&scales, al);
+            inputs_free(&in);
+        }
+        fa_rt_plan_stats st;
+        fa_rt_plan_stats_get(plan, &st);
+        CHECK(st.num_plans == 2 && st.heap_fallbacks == 0);
+        fa_rt_plan_data_get(plan, &pd);
+        CHECK(pd.steps[2].kernel == NULL);
+        CHECK(pd.buffers[pd.args[pd.steps[2].first_arg]].kind == FA_RT_BUFFER_FUSED);
+        fa_rt_plan_destroy(plan);
+        fa_rt_thread_pool_destroy(pool);
+        CHECK(relu.frees == 1);
+    }
+    fa_graph_destroy(g);
+}
+
 int main(void) {
     al = fa_rt_allocator_default();
     test_float_block();
@@ -658,5 +754,6 @@ int main(void) {
     test_errors();
     test_alloc_failures();
     test_profile_and_data();
+    test_kernel_hook();
     return rt_report("test_plan");
 }
