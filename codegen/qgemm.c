@@ -31,6 +31,7 @@
 
 #include <llvm-c/Core.h>
 
+#include "codegen/irgen.h"
 #include "codegen/qgemm.h"
 
 enum { NV = 2, LANES = 16, NR = NV * LANES, RB = 64, QDOT_MAX_LEN = 131071 };
@@ -197,167 +198,55 @@ fa_status fa_qgemm_pack(const fa_qgemm_key *key, const void *wq, const float *ws
 /* ---- IR generation ---- */
 
 typedef struct gen {
-    LLVMContextRef ctx;
-    LLVMModuleRef mod;
-    LLVMBuilderRef b;
-    LLVMValueRef fn;
+    fa_irgen ir;
     fa_qgemm_path path;
     shape s;
     bool bias;
-    LLVMTypeRef i8, i16, i32, i64, f32, ptr;
     LLVMValueRef codes, scales, pw, ws, cs, biasp, y, rows;
     LLVMValueRef vnni_fn, madd_ubs_fn, madd_wd_fn;
     LLVMTypeRef vnni_ty, madd_ubs_ty, madd_wd_ty;
 } gen;
 
-static LLVMTypeRef vec(LLVMTypeRef elem, unsigned n) { return LLVMVectorType(elem, n); }
-
-static LLVMValueRef ci(LLVMTypeRef t, int64_t v) {
-    return LLVMConstInt(t, (unsigned long long)v, 1);
-}
-
-static LLVMValueRef const_splat(LLVMTypeRef elem, unsigned n, int64_t v) {
-    LLVMValueRef e[64];
-    for (unsigned i = 0; i < n; i++)
-        e[i] = ci(elem, v);
-    return LLVMConstVector(e, n);
-}
-
-/* A shuffle of |a| (and |b|, or poison) picking lanes |idx|. */
-static LLVMValueRef shuffle(gen *g, LLVMValueRef a, LLVMValueRef b, const int *idx, unsigned n) {
-    LLVMValueRef m[64];
-    for (unsigned i = 0; i < n; i++)
-        m[i] = ci(g->i32, idx[i]);
-    if (!b)
-        b = LLVMGetPoison(LLVMTypeOf(a));
-    return LLVMBuildShuffleVector(g->b, a, b, LLVMConstVector(m, n), "");
-}
-
 /* Lanes [start, start + n) of |a|. */
 static LLVMValueRef slice(gen *g, LLVMValueRef a, int start, unsigned n) {
+    fa_irgen *ir = &g->ir;
     int idx[64];
     for (unsigned i = 0; i < n; i++)
         idx[i] = start + (int)i;
-    return shuffle(g, a, NULL, idx, n);
+    return fa_irgen_shuffle(ir, a, NULL, idx, n);
 }
 
 /* The concatenation of |n| vectors of |w| lanes each. */
 static LLVMValueRef concat(gen *g, LLVMValueRef *v, unsigned n, unsigned w) {
+    fa_irgen *ir = &g->ir;
     while (n > 1) {
         int idx[64];
         for (unsigned i = 0; i < 2 * w; i++)
             idx[i] = (int)i;
         for (unsigned i = 0; i < n / 2; i++)
-            v[i] = shuffle(g, v[2 * i], v[2 * i + 1], idx, 2 * w);
+            v[i] = fa_irgen_shuffle(ir, v[2 * i], v[2 * i + 1], idx, 2 * w);
         n /= 2;
         w *= 2;
     }
     return v[0];
 }
 
-static LLVMValueRef splat(gen *g, LLVMValueRef x, unsigned n) {
-    LLVMValueRef v =
-        LLVMBuildInsertElement(g->b, LLVMGetPoison(vec(LLVMTypeOf(x), n)), x, ci(g->i32, 0), "");
-    return LLVMBuildShuffleVector(g->b, v, LLVMGetPoison(LLVMTypeOf(v)),
-                                  LLVMConstNull(vec(g->i32, n)), "");
-}
-
-static LLVMValueRef gep(gen *g, LLVMTypeRef elem, LLVMValueRef p, LLVMValueRef i) {
-    return LLVMBuildInBoundsGEP2(g->b, elem, p, &i, 1, "");
-}
-
-static LLVMValueRef load(gen *g, LLVMTypeRef t, LLVMValueRef p, unsigned align) {
-    LLVMValueRef v = LLVMBuildLoad2(g->b, t, p, "");
-    LLVMSetAlignment(v, align);
-    return v;
-}
-
-static void store(gen *g, LLVMValueRef v, LLVMValueRef p, unsigned align) {
-    LLVMSetAlignment(LLVMBuildStore(g->b, v, p), align);
-}
-
-static LLVMValueRef add64(gen *g, LLVMValueRef a, int64_t c) {
-    return c ? LLVMBuildAdd(g->b, a, ci(g->i64, c), "") : a;
-}
-
-static LLVMValueRef mul64(gen *g, LLVMValueRef a, int64_t c) {
-    return LLVMBuildMul(g->b, a, ci(g->i64, c), "");
-}
-
-/* A counted loop: iv from |start| by |step| while iv + |span| <= |end|, carrying |n| values
- * (|carry| holds their initial values; loop_begin replaces them with the phis). */
-typedef struct loop {
-    LLVMBasicBlockRef head, exit;
-    LLVMValueRef iv, phis[32];
-    int n;
-    int64_t step;
-} loop;
-
-static void loop_begin(gen *g, loop *l, LLVMValueRef start, LLVMValueRef end, int64_t step,
-                       int64_t span, int n, LLVMValueRef *carry) {
-    LLVMBasicBlockRef pre = LLVMGetInsertBlock(g->b);
-    l->head = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "head");
-    LLVMBasicBlockRef body = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "body");
-    l->exit = LLVMAppendBasicBlockInContext(g->ctx, g->fn, "exit");
-    l->n = n;
-    l->step = step;
-    LLVMBuildBr(g->b, l->head);
-    LLVMPositionBuilderAtEnd(g->b, l->head);
-    l->iv = LLVMBuildPhi(g->b, g->i64, "i");
-    LLVMAddIncoming(l->iv, &start, &pre, 1);
-    for (int i = 0; i < n; i++) {
-        l->phis[i] = LLVMBuildPhi(g->b, LLVMTypeOf(carry[i]), "");
-        LLVMAddIncoming(l->phis[i], &carry[i], &pre, 1);
-        carry[i] = l->phis[i];
-    }
-    LLVMValueRef cond = LLVMBuildICmp(g->b, LLVMIntSLE, add64(g, l->iv, span), end, "");
-    LLVMBuildCondBr(g->b, cond, body, l->exit);
-    LLVMPositionBuilderAtEnd(g->b, body);
-}
-
-/* Closes |l| with the carried values' next values |next|; the builder moves to the exit, where
- * the phis (l->phis, l->iv) hold the final values. */
-static void loop_end(gen *g, loop *l, LLVMValueRef *next) {
-    LLVMValueRef iv_next = add64(g, l->iv, l->step);
-    LLVMBasicBlockRef latch = LLVMGetInsertBlock(g->b);
-    LLVMBuildBr(g->b, l->head);
-    LLVMAddIncoming(l->iv, &iv_next, &latch, 1);
-    for (int i = 0; i < l->n; i++)
-        LLVMAddIncoming(l->phis[i], &next[i], &latch, 1);
-    LLVMPositionBuilderAtEnd(g->b, l->exit);
-}
-
-static LLVMValueRef call(gen *g, LLVMTypeRef ft, LLVMValueRef fn, LLVMValueRef *args, unsigned n) {
-    /* Bitcast each argument to the declared parameter type (e.g. vpdpbusd's operand types
-     * changed across LLVM releases). */
-    LLVMTypeRef params[8];
-    LLVMGetParamTypes(ft, params);
-    for (unsigned i = 0; i < n; i++)
-        if (LLVMTypeOf(args[i]) != params[i])
-            args[i] = LLVMBuildBitCast(g->b, args[i], params[i], "");
-    return LLVMBuildCall2(g->b, ft, fn, args, n, "");
-}
-
-static void declare(gen *g, const char *name, LLVMValueRef *fn, LLVMTypeRef *ty) {
-    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
-    FA_ASSERT(id != 0);
-    *fn = LLVMGetIntrinsicDeclaration(g->mod, id, NULL, 0);
-    *ty = LLVMIntrinsicGetType(g->ctx, id, NULL, 0);
-}
-
 /* The accumulator of one 16-column vector at the start of a group: -128 * colsum on the u8
  * paths, zero otherwise (in the path's accumulator shape). */
 static LLVMValueRef acc_init(gen *g, LLVMValueRef colsum) {
+    fa_irgen *ir = &g->ir;
     switch (g->path) {
     case FA_QGEMM_VNNI512:
-        return LLVMBuildSub(g->b, LLVMConstNull(vec(g->i32, 16)),
-                            LLVMBuildShl(g->b, colsum, const_splat(g->i32, 16, 7), ""), "");
+        return LLVMBuildSub(
+            ir->b, LLVMConstNull(fa_irgen_vec(ir->i32, 16)),
+            LLVMBuildShl(ir->b, colsum, fa_irgen_const_splat_int(ir->i32, 16, 7), ""), "");
     case FA_QGEMM_AVX2:
         if (g->s.i4)
-            return LLVMBuildSub(g->b, LLVMConstNull(vec(g->i32, 16)),
-                                LLVMBuildShl(g->b, colsum, const_splat(g->i32, 16, 7), ""), "");
-        return LLVMConstNull(vec(g->i32, 32)); /* pairs of partial sums per column */
-    default: return LLVMConstNull(vec(g->i32, 16));
+            return LLVMBuildSub(
+                ir->b, LLVMConstNull(fa_irgen_vec(ir->i32, 16)),
+                LLVMBuildShl(ir->b, colsum, fa_irgen_const_splat_int(ir->i32, 16, 7), ""), "");
+        return LLVMConstNull(fa_irgen_vec(ir->i32, 32)); /* pairs of partial sums per column */
+    default: return LLVMConstNull(fa_irgen_vec(ir->i32, 16));
     }
 }
 
@@ -368,49 +257,56 @@ static bool uses_u8(const gen *g) {
 /* acc += the 4-term dot products of activation bytes |a| (an i32 holding 4 codes, already
  * shifted to u8 when uses_u8) with the 16 columns of |w| (<64 x i8>, [column][4]). */
 static LLVMValueRef acc_step(gen *g, LLVMValueRef acc, LLVMValueRef a, LLVMValueRef w) {
+    fa_irgen *ir = &g->ir;
     if (g->path == FA_QGEMM_VNNI512) {
-        LLVMValueRef args[3] = {acc, splat(g, a, 16), w};
-        return call(g, g->vnni_ty, g->vnni_fn, args, 3);
+        LLVMValueRef args[3] = {acc, fa_irgen_splat(ir, a, 16), w};
+        return fa_irgen_call(ir, g->vnni_ty, g->vnni_fn, args, 3);
     }
     if (g->path == FA_QGEMM_AVX2 && g->s.i4) {
-        LLVMValueRef ab = LLVMBuildBitCast(g->b, splat(g, a, 8), vec(g->i8, 32), "");
+        LLVMValueRef ab =
+            LLVMBuildBitCast(ir->b, fa_irgen_splat(ir, a, 8), fa_irgen_vec(ir->i8, 32), "");
         LLVMValueRef half[2];
         for (int h = 0; h < 2; h++) {
             LLVMValueRef args[2] = {ab, slice(g, w, 32 * h, 32)};
-            LLVMValueRef p16 = call(g, g->madd_ubs_ty, g->madd_ubs_fn, args, 2);
-            LLVMValueRef args2[2] = {p16, const_splat(g->i16, 16, 1)};
-            half[h] = call(g, g->madd_wd_ty, g->madd_wd_fn, args2, 2);
+            LLVMValueRef p16 = fa_irgen_call(ir, g->madd_ubs_ty, g->madd_ubs_fn, args, 2);
+            LLVMValueRef args2[2] = {p16, fa_irgen_const_splat_int(ir->i16, 16, 1)};
+            half[h] = fa_irgen_call(ir, g->madd_wd_ty, g->madd_wd_fn, args2, 2);
         }
-        return LLVMBuildAdd(g->b, acc, concat(g, half, 2, 8), "");
+        return LLVMBuildAdd(ir->b, acc, concat(g, half, 2, 8), "");
     }
     if (g->path == FA_QGEMM_AVX2) {
         /* i8 weights: 4 columns x 4 k per pmaddwd, giving (column, pair) partial sums. */
         LLVMValueRef a16 = LLVMBuildSExt(
-            g->b, LLVMBuildBitCast(g->b, splat(g, a, 4), vec(g->i8, 16), ""), vec(g->i16, 16), "");
+            ir->b, LLVMBuildBitCast(ir->b, fa_irgen_splat(ir, a, 4), fa_irgen_vec(ir->i8, 16), ""),
+            fa_irgen_vec(ir->i16, 16), "");
         LLVMValueRef q[4];
         for (int i = 0; i < 4; i++) {
-            LLVMValueRef w16 = LLVMBuildSExt(g->b, slice(g, w, 16 * i, 16), vec(g->i16, 16), "");
+            LLVMValueRef w16 =
+                LLVMBuildSExt(ir->b, slice(g, w, 16 * i, 16), fa_irgen_vec(ir->i16, 16), "");
             LLVMValueRef args[2] = {w16, a16};
-            q[i] = call(g, g->madd_wd_ty, g->madd_wd_fn, args, 2);
+            q[i] = fa_irgen_call(ir, g->madd_wd_ty, g->madd_wd_fn, args, 2);
         }
-        return LLVMBuildAdd(g->b, acc, concat(g, q, 4, 8), "");
+        return LLVMBuildAdd(ir->b, acc, concat(g, q, 4, 8), "");
     }
     LLVMValueRef a32 = LLVMBuildSExt(
-        g->b, LLVMBuildBitCast(g->b, splat(g, a, 16), vec(g->i8, 64), ""), vec(g->i32, 64), "");
-    LLVMValueRef prod = LLVMBuildMul(g->b, a32, LLVMBuildSExt(g->b, w, vec(g->i32, 64), ""), "");
+        ir->b, LLVMBuildBitCast(ir->b, fa_irgen_splat(ir, a, 16), fa_irgen_vec(ir->i8, 64), ""),
+        fa_irgen_vec(ir->i32, 64), "");
+    LLVMValueRef prod =
+        LLVMBuildMul(ir->b, a32, LLVMBuildSExt(ir->b, w, fa_irgen_vec(ir->i32, 64), ""), "");
     LLVMValueRef sum = NULL;
     for (int t = 0; t < 4; t++) {
         int idx[16];
         for (int c = 0; c < 16; c++)
             idx[c] = 4 * c + t;
-        LLVMValueRef part = shuffle(g, prod, NULL, idx, 16);
-        sum = sum ? LLVMBuildAdd(g->b, sum, part, "") : part;
+        LLVMValueRef part = fa_irgen_shuffle(ir, prod, NULL, idx, 16);
+        sum = sum ? LLVMBuildAdd(ir->b, sum, part, "") : part;
     }
-    return LLVMBuildAdd(g->b, acc, sum, "");
+    return LLVMBuildAdd(ir->b, acc, sum, "");
 }
 
 /* The group's <16 x i32> dot products from the accumulator. */
 static LLVMValueRef acc_finish(gen *g, LLVMValueRef acc) {
+    fa_irgen *ir = &g->ir;
     if (g->path != FA_QGEMM_AVX2 || g->s.i4)
         return acc;
     int even[16], odd[16];
@@ -418,25 +314,28 @@ static LLVMValueRef acc_finish(gen *g, LLVMValueRef acc) {
         even[c] = 2 * c;
         odd[c] = 2 * c + 1;
     }
-    return LLVMBuildAdd(g->b, shuffle(g, acc, NULL, even, 16), shuffle(g, acc, NULL, odd, 16), "");
+    return LLVMBuildAdd(ir->b, fa_irgen_shuffle(ir, acc, NULL, even, 16),
+                        fa_irgen_shuffle(ir, acc, NULL, odd, 16), "");
 }
 
 /* The 4 activation bytes of step |step| (an i64 value) at |arow| as an i32; a partial step
  * (|valid| < 4) loads its valid bytes only, the rest are code 0. Shifted to u8 on u8 paths. */
 static LLVMValueRef act_load(gen *g, LLVMValueRef arow, LLVMValueRef step, int64_t valid) {
-    LLVMValueRef base = gep(g, g->i8, arow, mul64(g, step, 4));
+    fa_irgen *ir = &g->ir;
+    LLVMValueRef base = fa_irgen_gep(ir, ir->i8, arow, fa_irgen_mul64(ir, step, 4));
     LLVMValueRef a;
     if (valid == 4) {
-        a = load(g, g->i32, base, 1);
+        a = fa_irgen_load(ir, ir->i32, base, 1);
     } else {
-        a = ci(g->i32, 0);
+        a = fa_irgen_i32(ir, 0);
         for (int64_t t = 0; t < valid; t++) {
-            LLVMValueRef byte = load(g, g->i8, gep(g, g->i8, base, ci(g->i64, t)), 1);
-            LLVMValueRef z = LLVMBuildZExt(g->b, byte, g->i32, "");
-            a = LLVMBuildOr(g->b, a, LLVMBuildShl(g->b, z, ci(g->i32, 8 * t), ""), "");
+            LLVMValueRef byte =
+                fa_irgen_load(ir, ir->i8, fa_irgen_gep(ir, ir->i8, base, fa_irgen_i64(ir, t)), 1);
+            LLVMValueRef z = LLVMBuildZExt(ir->b, byte, ir->i32, "");
+            a = LLVMBuildOr(ir->b, a, LLVMBuildShl(ir->b, z, fa_irgen_i32(ir, 8 * t), ""), "");
         }
     }
-    return uses_u8(g) ? LLVMBuildXor(g->b, a, ci(g->i32, (int64_t)0x80808080), "") : a;
+    return uses_u8(g) ? LLVMBuildXor(ir->b, a, fa_irgen_i32(ir, (int64_t)0x80808080), "") : a;
 }
 
 /* One 64-byte block (for each of NV vectors) at block index |blk| of the group's weights:
@@ -444,24 +343,26 @@ static LLVMValueRef act_load(gen *g, LLVMValueRef arow, LLVMValueRef step, int64
  * step 2 blk (|lo_valid|) and the high ones step 2 blk + 1 (|hi_valid|, 0 to skip). */
 static void emit_block(gen *g, int mr, LLVMValueRef *acc, LLVMValueRef wgrp, LLVMValueRef *arow,
                        LLVMValueRef blk, int64_t lo_valid, int64_t hi_valid) {
-    LLVMTypeRef v64 = vec(g->i8, 64);
+    fa_irgen *ir = &g->ir;
+    LLVMTypeRef v64 = fa_irgen_vec(ir->i8, 64);
     for (int v = 0; v < NV; v++) {
-        LLVMValueRef off = add64(g, mul64(g, blk, NV * 64), v * 64);
-        LLVMValueRef w = load(g, v64, gep(g, g->i8, wgrp, off), 64);
+        LLVMValueRef off = fa_irgen_add64(ir, fa_irgen_mul64(ir, blk, NV * 64), v * 64);
+        LLVMValueRef w = fa_irgen_load(ir, v64, fa_irgen_gep(ir, ir->i8, wgrp, off), 64);
         LLVMValueRef lo = w, hi = NULL;
         if (g->s.i4) {
-            LLVMValueRef four = const_splat(g->i8, 64, 4);
-            lo = LLVMBuildAShr(g->b, LLVMBuildShl(g->b, w, four, ""), four, "");
-            hi = LLVMBuildAShr(g->b, w, four, "");
+            LLVMValueRef four = fa_irgen_const_splat_int(ir->i8, 64, 4);
+            lo = LLVMBuildAShr(ir->b, LLVMBuildShl(ir->b, w, four, ""), four, "");
+            hi = LLVMBuildAShr(ir->b, w, four, "");
         }
         for (int m = 0; m < mr; m++) {
-            LLVMValueRef step = g->s.i4 ? mul64(g, blk, 2) : blk;
+            LLVMValueRef step = g->s.i4 ? fa_irgen_mul64(ir, blk, 2) : blk;
             if (lo_valid)
                 acc[m * NV + v] =
                     acc_step(g, acc[m * NV + v], act_load(g, arow[m], step, lo_valid), lo);
             if (hi_valid)
-                acc[m * NV + v] = acc_step(g, acc[m * NV + v],
-                                           act_load(g, arow[m], add64(g, step, 1), hi_valid), hi);
+                acc[m * NV + v] =
+                    acc_step(g, acc[m * NV + v],
+                             act_load(g, arow[m], fa_irgen_add64(ir, step, 1), hi_valid), hi);
         }
     }
 }
@@ -469,43 +370,50 @@ static void emit_block(gen *g, int mr, LLVMValueRef *acc, LLVMValueRef wgrp, LLV
 /* Computes the |mr| x NR output tile at rows |r|.., tile |t| and stores its first |valid|
  * columns. */
 static void emit_tile(gen *g, int mr, LLVMValueRef r, LLVMValueRef t, int64_t valid) {
+    fa_irgen *ir = &g->ir;
     const shape *s = &g->s;
-    LLVMTypeRef v16f = vec(g->f32, 16), v16i = vec(g->i32, 16);
+    LLVMTypeRef v16f = fa_irgen_vec(ir->f32, 16), v16i = fa_irgen_vec(ir->i32, 16);
     int64_t group_bytes = s->blocks * NV * 64;
-    LLVMValueRef tg = mul64(g, t, s->ngroups);
-    LLVMValueRef wtile = gep(g, g->i8, g->pw, mul64(g, tg, group_bytes));
-    LLVMValueRef wstile = gep(g, g->f32, g->ws, mul64(g, tg, NR));
-    LLVMValueRef cstile = gep(g, g->i32, g->cs, mul64(g, tg, NR));
+    LLVMValueRef tg = fa_irgen_mul64(ir, t, s->ngroups);
+    LLVMValueRef wtile = fa_irgen_gep(ir, ir->i8, g->pw, fa_irgen_mul64(ir, tg, group_bytes));
+    LLVMValueRef wstile = fa_irgen_gep(ir, ir->f32, g->ws, fa_irgen_mul64(ir, tg, NR));
+    LLVMValueRef cstile = fa_irgen_gep(ir, ir->i32, g->cs, fa_irgen_mul64(ir, tg, NR));
     LLVMValueRef crow[4];
     for (int m = 0; m < mr; m++)
-        crow[m] = gep(g, g->i8, g->codes, mul64(g, add64(g, r, m), s->k));
+        crow[m] =
+            fa_irgen_gep(ir, ir->i8, g->codes, fa_irgen_mul64(ir, fa_irgen_add64(ir, r, m), s->k));
 
     LLVMValueRef yacc[4 * NV];
     for (int i = 0; i < mr * NV; i++)
         yacc[i] = LLVMConstNull(v16f);
-    loop gl;
-    loop_begin(g, &gl, ci(g->i64, 0), ci(g->i64, s->ngroups), 1, 1, mr * NV, yacc);
+    fa_irgen_loop gl;
+    fa_irgen_loop_begin(ir, &gl, fa_irgen_i64(ir, 0), fa_irgen_i64(ir, s->ngroups), 1, 1, mr * NV,
+                        yacc);
     LLVMValueRef gi = gl.iv;
-    LLVMValueRef wgrp = gep(g, g->i8, wtile, mul64(g, gi, group_bytes));
+    LLVMValueRef wgrp = fa_irgen_gep(ir, ir->i8, wtile, fa_irgen_mul64(ir, gi, group_bytes));
     LLVMValueRef arow[4];
     for (int m = 0; m < mr; m++)
-        arow[m] = gep(g, g->i8, crow[m], mul64(g, gi, s->glen));
+        arow[m] = fa_irgen_gep(ir, ir->i8, crow[m], fa_irgen_mul64(ir, gi, s->glen));
     LLVMValueRef acc[4 * NV];
     for (int v = 0; v < NV; v++) {
         LLVMValueRef cs =
-            load(g, v16i, gep(g, g->i32, cstile, add64(g, mul64(g, gi, NR), v * 16)), 64);
+            fa_irgen_load(ir, v16i,
+                          fa_irgen_gep(ir, ir->i32, cstile,
+                                       fa_irgen_add64(ir, fa_irgen_mul64(ir, gi, NR), v * 16)),
+                          64);
         LLVMValueRef init = acc_init(g, cs);
         for (int m = 0; m < mr; m++)
             acc[m * NV + v] = init;
     }
     /* Blocks whose activation bytes are all full steps run in a loop; the rest are static. */
     int64_t full_blocks = s->i4 ? s->full_steps / 2 : s->full_steps;
-    loop kl;
-    loop_begin(g, &kl, ci(g->i64, 0), ci(g->i64, full_blocks), 1, 1, mr * NV, acc);
+    fa_irgen_loop kl;
+    fa_irgen_loop_begin(ir, &kl, fa_irgen_i64(ir, 0), fa_irgen_i64(ir, full_blocks), 1, 1, mr * NV,
+                        acc);
     emit_block(g, mr, acc, wgrp, arow, kl.iv, 4, s->i4 ? 4 : 0);
-    loop_end(g, &kl, acc);
+    fa_irgen_loop_end(ir, &kl, acc);
     memcpy(acc, kl.phis, sizeof(LLVMValueRef) * (size_t)(mr * NV));
-    LLVMValueRef last = ci(g->i64, full_blocks);
+    LLVMValueRef last = fa_irgen_i64(ir, full_blocks);
     if (!s->i4 && s->rem)
         emit_block(g, mr, acc, wgrp, arow, last, s->rem, 0);
     if (s->i4 && s->full_steps % 2)
@@ -516,39 +424,46 @@ static void emit_tile(gen *g, int mr, LLVMValueRef r, LLVMValueRef t, int64_t va
     LLVMValueRef ynext[4 * NV];
     for (int v = 0; v < NV; v++) {
         LLVMValueRef wsv =
-            load(g, v16f, gep(g, g->f32, wstile, add64(g, mul64(g, gi, NR), v * 16)), 64);
+            fa_irgen_load(ir, v16f,
+                          fa_irgen_gep(ir, ir->f32, wstile,
+                                       fa_irgen_add64(ir, fa_irgen_mul64(ir, gi, NR), v * 16)),
+                          64);
         for (int m = 0; m < mr; m++) {
             LLVMValueRef dot = acc_finish(g, acc[m * NV + v]);
-            LLVMValueRef term = LLVMBuildFMul(g->b, wsv, LLVMBuildSIToFP(g->b, dot, v16f, ""), "");
-            ynext[m * NV + v] = LLVMBuildFAdd(g->b, yacc[m * NV + v], term, "");
+            LLVMValueRef term =
+                LLVMBuildFMul(ir->b, wsv, LLVMBuildSIToFP(ir->b, dot, v16f, ""), "");
+            ynext[m * NV + v] = LLVMBuildFAdd(ir->b, yacc[m * NV + v], term, "");
         }
     }
-    loop_end(g, &gl, ynext);
+    fa_irgen_loop_end(ir, &gl, ynext);
 
     for (int m = 0; m < mr; m++) {
-        LLVMValueRef row = add64(g, r, m);
-        LLVMValueRef sc = splat(g, load(g, g->f32, gep(g, g->f32, g->scales, row), 4), 16);
-        LLVMValueRef yrow = gep(g, g->f32, g->y, mul64(g, row, s->n));
+        LLVMValueRef row = fa_irgen_add64(ir, r, m);
+        LLVMValueRef sc = fa_irgen_splat(
+            ir, fa_irgen_load(ir, ir->f32, fa_irgen_gep(ir, ir->f32, g->scales, row), 4), 16);
+        LLVMValueRef yrow = fa_irgen_gep(ir, ir->f32, g->y, fa_irgen_mul64(ir, row, s->n));
         for (int v = 0; v < NV; v++) {
             int64_t lanes = valid - v * 16 < 16 ? valid - v * 16 : 16;
             if (lanes <= 0)
                 continue;
-            LLVMValueRef col = add64(g, mul64(g, t, NR), v * 16);
-            LLVMValueRef yv = LLVMBuildFMul(g->b, gl.phis[m * NV + v], sc, "");
+            LLVMValueRef col = fa_irgen_add64(ir, fa_irgen_mul64(ir, t, NR), v * 16);
+            LLVMValueRef yv = LLVMBuildFMul(ir->b, gl.phis[m * NV + v], sc, "");
             if (lanes == 16) {
                 if (g->bias)
-                    yv = LLVMBuildFAdd(g->b, yv, load(g, v16f, gep(g, g->f32, g->biasp, col), 4),
-                                       "");
-                store(g, yv, gep(g, g->f32, yrow, col), 4);
+                    yv = LLVMBuildFAdd(
+                        ir->b, yv,
+                        fa_irgen_load(ir, v16f, fa_irgen_gep(ir, ir->f32, g->biasp, col), 4), "");
+                fa_irgen_store(ir, yv, fa_irgen_gep(ir, ir->f32, yrow, col), 4);
                 continue;
             }
             for (int64_t c = 0; c < lanes; c++) {
-                LLVMValueRef x = LLVMBuildExtractElement(g->b, yv, ci(g->i32, c), "");
-                LLVMValueRef at = add64(g, col, c);
+                LLVMValueRef x = LLVMBuildExtractElement(ir->b, yv, fa_irgen_i32(ir, c), "");
+                LLVMValueRef at = fa_irgen_add64(ir, col, c);
                 if (g->bias)
-                    x = LLVMBuildFAdd(g->b, x, load(g, g->f32, gep(g, g->f32, g->biasp, at), 4),
-                                      "");
-                store(g, x, gep(g, g->f32, yrow, at), 4);
+                    x = LLVMBuildFAdd(
+                        ir->b, x,
+                        fa_irgen_load(ir, ir->f32, fa_irgen_gep(ir, ir->f32, g->biasp, at), 4), "");
+                fa_irgen_store(ir, x, fa_irgen_gep(ir, ir->f32, yrow, at), 4);
             }
         }
     }
@@ -556,55 +471,55 @@ static void emit_tile(gen *g, int mr, LLVMValueRef r, LLVMValueRef t, int64_t va
 
 /* Row loops (MR at a time, then one by one) over [r0, rend) for tile |t|. */
 static void emit_rows(gen *g, LLVMValueRef r0, LLVMValueRef rend, LLVMValueRef t, int64_t valid) {
+    fa_irgen *ir = &g->ir;
     int mr = g->path == FA_QGEMM_VNNI512 ? 4 : g->path == FA_QGEMM_AVX2 && g->s.i4 ? 2 : 1;
     LLVMValueRef start = r0;
     if (mr > 1) {
-        loop rl;
-        loop_begin(g, &rl, r0, rend, mr, mr, 0, NULL);
+        fa_irgen_loop rl;
+        fa_irgen_loop_begin(ir, &rl, r0, rend, mr, mr, 0, NULL);
         emit_tile(g, mr, rl.iv, t, valid);
-        loop_end(g, &rl, NULL);
+        fa_irgen_loop_end(ir, &rl, NULL);
         start = rl.iv;
     }
-    loop tl;
-    loop_begin(g, &tl, start, rend, 1, 1, 0, NULL);
+    fa_irgen_loop tl;
+    fa_irgen_loop_begin(ir, &tl, start, rend, 1, 1, 0, NULL);
     emit_tile(g, 1, tl.iv, t, valid);
-    loop_end(g, &tl, NULL);
+    fa_irgen_loop_end(ir, &tl, NULL);
 }
 
 /* Emits the kernel function |symbol| into |m| for |key|. */
 static void emit_kernel(gen *g, fa_jit_module *m, const char *symbol) {
-    LLVMTypeRef params[8] = {g->ptr, g->ptr, g->ptr, g->ptr, g->ptr, g->ptr, g->ptr, g->i64};
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(g->ctx), params, 8, 0);
-    g->fn = fa_jit_module_add_function(m, symbol, fty);
-    unsigned noalias = LLVMGetEnumAttributeKindForName("noalias", 7);
-    for (unsigned i = 0; i < 7; i++)
-        LLVMAddAttributeAtIndex(g->fn, i + 1, LLVMCreateEnumAttribute(g->ctx, noalias, 0));
+    fa_irgen *ir = &g->ir;
+    LLVMTypeRef params[8] = {ir->ptr, ir->ptr, ir->ptr, ir->ptr,
+                             ir->ptr, ir->ptr, ir->ptr, ir->i64};
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(ir->ctx), params, 8, 0);
     LLVMValueRef *slots[8] = {&g->codes, &g->scales, &g->pw, &g->ws,
                               &g->cs,    &g->biasp,  &g->y,  &g->rows};
-    for (unsigned i = 0; i < 8; i++)
-        *slots[i] = LLVMGetParam(g->fn, i);
+    fa_irgen_function_begin(ir, m, symbol, fty, 7, slots);
     if (g->path == FA_QGEMM_VNNI512)
-        declare(g, "llvm.x86.avx512.vpdpbusd.512", &g->vnni_fn, &g->vnni_ty);
+        fa_irgen_intrinsic_declare(ir, "llvm.x86.avx512.vpdpbusd.512", NULL, 0, &g->vnni_fn,
+                                   &g->vnni_ty);
     if (g->path == FA_QGEMM_AVX2) {
-        declare(g, "llvm.x86.avx2.pmadd.ub.sw", &g->madd_ubs_fn, &g->madd_ubs_ty);
-        declare(g, "llvm.x86.avx2.pmadd.wd", &g->madd_wd_fn, &g->madd_wd_ty);
+        fa_irgen_intrinsic_declare(ir, "llvm.x86.avx2.pmadd.ub.sw", NULL, 0, &g->madd_ubs_fn,
+                                   &g->madd_ubs_ty);
+        fa_irgen_intrinsic_declare(ir, "llvm.x86.avx2.pmadd.wd", NULL, 0, &g->madd_wd_fn,
+                                   &g->madd_wd_ty);
     }
-    LLVMPositionBuilderAtEnd(g->b, LLVMAppendBasicBlockInContext(g->ctx, g->fn, "entry"));
     /* for (r0 = 0; r0 < rows; r0 += RB) { rend = min(r0 + RB, rows); tiles; tail tile } */
-    loop bl;
-    loop_begin(g, &bl, ci(g->i64, 0), g->rows, RB, 1, 0, NULL);
-    LLVMValueRef r0 = bl.iv, r0e = add64(g, r0, RB);
-    LLVMValueRef rend =
-        LLVMBuildSelect(g->b, LLVMBuildICmp(g->b, LLVMIntSLT, r0e, g->rows, ""), r0e, g->rows, "");
+    fa_irgen_loop bl;
+    fa_irgen_loop_begin(ir, &bl, fa_irgen_i64(ir, 0), g->rows, RB, 1, 0, NULL);
+    LLVMValueRef r0 = bl.iv, r0e = fa_irgen_add64(ir, r0, RB);
+    LLVMValueRef rend = LLVMBuildSelect(ir->b, LLVMBuildICmp(ir->b, LLVMIntSLT, r0e, g->rows, ""),
+                                        r0e, g->rows, "");
     int64_t full_tiles = g->s.n / NR, tail = g->s.n % NR;
-    loop tl;
-    loop_begin(g, &tl, ci(g->i64, 0), ci(g->i64, full_tiles), 1, 1, 0, NULL);
+    fa_irgen_loop tl;
+    fa_irgen_loop_begin(ir, &tl, fa_irgen_i64(ir, 0), fa_irgen_i64(ir, full_tiles), 1, 1, 0, NULL);
     emit_rows(g, r0, rend, tl.iv, NR);
-    loop_end(g, &tl, NULL);
+    fa_irgen_loop_end(ir, &tl, NULL);
     if (tail)
-        emit_rows(g, r0, rend, ci(g->i64, full_tiles), tail);
-    loop_end(g, &bl, NULL);
-    LLVMBuildRetVoid(g->b);
+        emit_rows(g, r0, rend, fa_irgen_i64(ir, full_tiles), tail);
+    fa_irgen_loop_end(ir, &bl, NULL);
+    LLVMBuildRetVoid(ir->b);
 }
 
 typedef struct build_args {
@@ -618,20 +533,12 @@ static fa_status build(void *user, const char *symbol, uint64_t *out_addr) {
     FA_TRY(fa_jit_module_create(&a->key->target, "qgemm", &m));
     gen g;
     memset(&g, 0, sizeof g);
-    g.ctx = fa_jit_module_context(m);
-    g.mod = fa_jit_module_llvm(m);
-    g.b = LLVMCreateBuilderInContext(g.ctx);
+    fa_irgen_init(&g.ir, m);
     g.path = a->path;
     g.s = shape_of(a->key);
     g.bias = a->key->bias;
-    g.i8 = LLVMInt8TypeInContext(g.ctx);
-    g.i16 = LLVMInt16TypeInContext(g.ctx);
-    g.i32 = LLVMInt32TypeInContext(g.ctx);
-    g.i64 = LLVMInt64TypeInContext(g.ctx);
-    g.f32 = LLVMFloatTypeInContext(g.ctx);
-    g.ptr = LLVMPointerTypeInContext(g.ctx, 0);
     emit_kernel(&g, m, symbol);
-    LLVMDisposeBuilder(g.b);
+    fa_irgen_deinit(&g.ir);
     return fa_jit_module_finish(m, symbol, out_addr);
 }
 

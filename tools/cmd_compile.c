@@ -199,34 +199,6 @@ static int parse_args(int argc, char **argv, compile_args *a) {
     return -1;
 }
 
-/* The rule's tensor: graph input |*out_index|, or the --calib binding |*out_extra| of a name no
- * graph input has (input:NAME rules only; the graph then gets that input). */
-static fa_status find_source(fa_graph *g, const compile_args *a, int *out_index, int *out_extra) {
-    *out_index = *out_extra = -1;
-    const char *name = a->has_rule ? fa_rt_token_rule_source(&a->rule) : NULL;
-    if (!name)
-        return FA_OK;
-    for (uint32_t i = 0; i < fa_graph_num_inputs(g); i++)
-        if (!strcmp(fa_graph_input(g, i)->name, name)) {
-            fa_dtype dt = fa_graph_input(g, i)->type.dtype;
-            if (!fa_dtype_is_int(dt) && dt != FA_DT_BOOL)
-                return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
-                                      "--token-type %s: input '%s' is %s, not integer",
-                                      a->rule_text, name, fa_dtype_name(dt));
-            *out_index = (int)i;
-            return FA_OK;
-        }
-    for (int k = 0; k < a->ncalib; k++)
-        if (!strcmp(a->calib[k].name, name))
-            *out_extra = k;
-    if (*out_extra < 0 || a->rule.kind != FA_RT_TOKEN_RULE_INPUT)
-        return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
-                              "--token-type %s: the model has no input '%s'%s", a->rule_text, name,
-                              a->rule.kind == FA_RT_TOKEN_RULE_INPUT ? " and no --calib binds it"
-                                                                     : "");
-    return FA_OK;
-}
-
 static void print_summary(const compile_args *a, const fa_quant_site_report *r, uint32_t n,
                           double calib_s, double total_s) {
     if (a->json) {
@@ -300,48 +272,18 @@ static fa_status run_compile(compile_args *a, const fa_rt_allocator *al) {
     fa_status s = fa_pipeline_run(
         g, "canonicalize,cse,fuse-norms,fuse-linear,fuse-activations,fold-norms,dce", &ctx);
     uint32_t nin = fa_graph_num_inputs(g);
-    fa_rt_tensor *inputs = calloc(nin + 1, sizeof *inputs);
-    fa_binding *bind = calloc((size_t)a->ncalib + 1, sizeof *bind);
-    fa_rt_tensor extra = {0};
+    fa_tool_dataset data = {0};
     fa_quant_sites sites = {0};
     fa_quant_site_report *reports = NULL;
-    int src_index = -1, src_extra = -1, nbind = 0;
-    if (!s && (!inputs || !bind))
-        s = fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory");
     if (!s)
-        s = find_source(g, a, &src_index, &src_extra);
-    for (int k = 0; !s && k < a->ncalib; k++)
-        if (k != src_extra)
-            bind[nbind++] = a->calib[k];
-    if (!s)
-        s = fa_status_prefix(fa_tool_inputs_read(g, bind, nbind, inputs, al), "--calib");
-    if (!s && src_extra >= 0)
-        s = fa_status_prefix(fa_rt_npy_read(a->calib[src_extra].file, &extra, al), "--calib %s",
-                             a->calib[src_extra].arg);
-    if (!s && nin == 0)
-        s = fa_status_make(FA_STATUS_INVALID_ARGUMENT, "the model has no inputs to calibrate on");
-    int64_t N = !s ? inputs[0].dims[0] : 0;
-    for (uint32_t i = 0; !s && i < nin; i++)
-        if (inputs[i].rank < 1 || inputs[i].dims[0] != N)
-            s = fa_status_make(FA_STATUS_INVALID_ARGUMENT,
-                               "--calib %s: every calibration array needs the same number of "
-                               "samples (axis 0), %lld",
-                               fa_graph_input(g, i)->name, (long long)N);
-    const fa_rt_tensor *src = src_extra >= 0 ? &extra : src_index >= 0 ? &inputs[src_index] : NULL;
-    if (!s && src &&
-        (src->rank != 2 || src->dims[0] != N ||
-         !(fa_dtype_is_int(src->dtype) || src->dtype == FA_DT_BOOL))) {
-        char d[128];
-        s = fa_status_make(FA_STATUS_INVALID_ARGUMENT,
-                           "--token-type %s: '%s' is %s; token types need integer or bool [N,T] "
-                           "with N = %lld samples",
-                           a->rule_text, fa_rt_token_rule_source(&a->rule),
-                           fa_rt_tensor_describe(src, d, sizeof d), (long long)N);
-    }
+        s = fa_tool_dataset_read(g, a->calib, a->ncalib, "--calib", a->has_rule ? &a->rule : NULL,
+                                 a->rule_text, false, "samples", &data, al);
+    const fa_rt_tensor *src = data.source;
+    int64_t N = data.rows;
     if (!s)
         s = fa_quant_sites_compute(g, a->quantize_head, &sites);
     double calib_s = 0;
-    if (!s && src_extra >= 0) {
+    if (!s && data.source_binding) {
         /* The token types become a graph input of the compiled model: [B, T] like the first
          * rank-2 input (the token ids), or of unknown extent. */
         fa_type t = {0};
@@ -354,11 +296,11 @@ static fa_status run_compile(compile_args *a, const fa_rt_allocator *al) {
                 t.dims[1] = fa_graph_input(g, i)->type.dims[1];
                 break;
             }
-        fa_graph_add_input(g, a->calib[src_extra].name, &t);
-        inputs[nin] = extra; /* lent: calibration runs the graph with its new input */
+        fa_graph_add_input(g, data.source_binding->name, &t);
+        data.inputs[nin] = data.extra; /* lent: calibration runs the graph with its new input */
     }
     if (!s) {
-        fa_quant_calib c = {inputs, fa_graph_num_inputs(g), src,
+        fa_quant_calib c = {data.inputs, fa_graph_num_inputs(g), src,
                             a->samples && a->samples < N ? a->samples : N};
         fa_quant_options qo = {a->method,     a->cfg,   a->has_rule ? &a->rule : NULL,
                                !a->float_calib, a->batch, 1 << 16,
@@ -375,11 +317,7 @@ static fa_status run_compile(compile_args *a, const fa_rt_allocator *al) {
         print_summary(a, reports, sites.count, calib_s, now_seconds() - t0);
     free(reports);
     fa_quant_sites_deinit(&sites);
-    if (inputs)
-        fa_rt_tensors_free(inputs, nin, al);
-    fa_rt_tensor_free(&extra, al);
-    free(inputs);
-    free(bind);
+    fa_tool_dataset_free(&data, al);
     fa_graph_destroy(g);
     return s;
 }

@@ -244,7 +244,7 @@ static fa_status run_eval(const eval_args *a, const fa_rt_allocator *al) {
                                "output", a->output);
     }
     if (!s)
-        s = fa_tool_inputs_read(g, a->inputs, a->ninputs, inputs, al);
+        s = fa_tool_inputs_read(g, a->inputs, a->ninputs, "--input", inputs, al);
     int64_t N = nin ? inputs[0].dims[0] : 0;
     for (uint32_t i = 0; !s && i < nin; i++)
         if (inputs[i].rank < 1 || inputs[i].dims[0] != N)

@@ -171,7 +171,7 @@ static fa_status run_model(const run_args *a, const fa_rt_allocator *al) {
                                "'%s'",
                                a->outputs[k].arg, a->outputs[k].name);
     if (!s)
-        s = fa_tool_inputs_read(g, a->inputs, a->ninputs, ins, al);
+        s = fa_tool_inputs_read(g, a->inputs, a->ninputs, "--input", ins, al);
     fa_tool_engine_state engine;
     memset(&engine, 0, sizeof engine);
     if (!s)

@@ -236,80 +236,19 @@ static void print_table(const fa_tool_stats *st, const stats_args *a, int64_t ro
 
 /* ---- the command ----------------------------------------------------------------------------- */
 
-/* Finds where the rule's tensor comes from: graph input |*out_index|, or else the binding
- * |*out_extra| of a name that is no graph input (both -1 for a position rule). Checks the
- * declared dtype. */
-static fa_status find_source(const fa_graph *g, const stats_args *a, int *out_index,
-                             int *out_extra) {
-    const char *name = fa_rt_token_rule_source(&a->rule);
-    *out_index = *out_extra = -1;
-    if (!name)
-        return FA_OK;
-    for (uint32_t i = 0; i < fa_graph_num_inputs(g); i++) {
-        const fa_value *v = fa_graph_input(g, i);
-        if (strcmp(v->name, name) != 0)
-            continue;
-        fa_dtype dt = v->type.dtype;
-        if (dt != FA_DT_INVALID && !fa_dtype_is_int(dt) && dt != FA_DT_BOOL)
-            return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
-                                  "--token-type %s: input '%s' is %s, not integer", a->rule_text,
-                                  name, fa_dtype_name(dt));
-        *out_index = (int)i;
-        return FA_OK;
-    }
-    for (int k = 0; k < a->ninputs; k++)
-        if (!strcmp(a->inputs[k].name, name))
-            *out_extra = k;
-    if (*out_extra < 0)
-        return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
-                              "--token-type %s: the model has no input '%s' and no --input "
-                              "binds it",
-                              a->rule_text, name);
-    return FA_OK;
-}
-
 static fa_status run_stats(const stats_args *a, const fa_rt_allocator *al) {
     fa_graph *g = NULL;
     FA_TRY(fa_tool_model_load(a->model, &g));
     uint32_t nin = fa_graph_num_inputs(g);
-    fa_rt_tensor *inputs = calloc(nin + 1, sizeof *inputs), *views = calloc(nin + 1, sizeof *views);
-    fa_binding *bind = calloc((size_t)a->ninputs + 1, sizeof *bind);
-    fa_rt_tensor extra = {0};
+    fa_rt_tensor *views = calloc(nin + 1, sizeof *views);
+    fa_tool_dataset data;
     fa_tool_stats *st = NULL;
-    int src_index = -1, src_extra = -1, nbind = 0;
-    fa_status s =
-        inputs && views && bind ? FA_OK : fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory");
-    if (!s)
-        s = find_source(g, a, &src_index, &src_extra);
-    for (int k = 0; !s && k < a->ninputs; k++)
-        if (k != src_extra)
-            bind[nbind++] = a->inputs[k];
-    if (!s)
-        s = fa_tool_inputs_read(g, bind, nbind, inputs, al);
-    if (!s && src_extra >= 0) {
-        const fa_binding *b = &a->inputs[src_extra];
-        s = fa_status_prefix(fa_rt_npy_read(b->file, &extra, al), "--input %s", b->arg);
-    }
-    if (!s && nin == 0)
-        s = fa_status_make(FA_STATUS_INVALID_ARGUMENT, "the model has no inputs to take rows from");
-    int64_t N = !s && nin ? inputs[0].dims[0] : 0;
-    for (uint32_t i = 0; !s && i < nin; i++)
-        if (inputs[i].rank < 1 || inputs[i].dims[0] != N)
-            s = fa_status_make(FA_STATUS_INVALID_ARGUMENT,
-                               "input '%s': every input needs the same number of rows (axis 0), "
-                               "%lld",
-                               fa_graph_input(g, i)->name, (long long)N);
-    const fa_rt_tensor *src = src_extra >= 0 ? &extra : src_index >= 0 ? &inputs[src_index] : NULL;
-    if (!s && src &&
-        (src->rank != 2 || src->dims[0] != N ||
-         !(fa_dtype_is_int(src->dtype) || src->dtype == FA_DT_BOOL))) {
-        char d[128];
-        s = fa_status_make(FA_STATUS_INVALID_ARGUMENT,
-                           "--token-type %s: '%s' is %s; token types need integer or bool "
-                           "[N,T] with N = %lld rows",
-                           a->rule_text, fa_rt_token_rule_source(&a->rule),
-                           fa_rt_tensor_describe(src, d, sizeof d), (long long)N);
-    }
+    fa_status s = fa_tool_dataset_read(g, a->inputs, a->ninputs, "--input", &a->rule,
+                                       a->rule_text, true, "rows", &data, al);
+    if (!s && !views)
+        s = fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory");
+    const fa_rt_tensor *inputs = data.inputs, *src = data.source;
+    int64_t N = data.rows;
     if (!s)
         s = fa_tool_stats_create(g, &a->rule, &st);
     int64_t rows = N < a->max_rows ? N : a->max_rows;
@@ -333,12 +272,8 @@ static fa_status run_stats(const stats_args *a, const fa_rt_allocator *al) {
     else if (!s)
         print_table(st, a, rows);
     fa_tool_stats_destroy(st);
-    if (inputs)
-        fa_rt_tensors_free(inputs, nin, al);
-    fa_rt_tensor_free(&extra, al);
-    free(inputs);
+    fa_tool_dataset_free(&data, al);
     free(views);
-    free(bind);
     fa_graph_destroy(g);
     return s;
 }

@@ -56,7 +56,8 @@ fa_status fa_tool_model_load(const char *path, fa_graph **out) {
 }
 
 fa_status fa_tool_inputs_read(const fa_graph *g, const fa_binding *bindings, int n,
-                              fa_rt_tensor *tensors, const fa_rt_allocator *al) {
+                              const char *flag, fa_rt_tensor *tensors,
+                              const fa_rt_allocator *al) {
     uint32_t nin = fa_graph_num_inputs(g);
     for (int k = 0; k < n; k++) {
         const fa_binding *b = &bindings[k];
@@ -65,21 +66,21 @@ fa_status fa_tool_inputs_read(const fa_graph *g, const fa_binding *bindings, int
             i++;
         if (i == nin)
             return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
-                                  "--input %s: the model has no input '%s'", b->arg, b->name);
+                                  "%s %s: the model has no input '%s'", flag, b->arg, b->name);
         if (tensors[i].dtype != FA_DT_INVALID)
-            return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "--input %s: input '%s' given twice",
+            return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "%s %s: input '%s' given twice", flag,
                                   b->arg, b->name);
-        FA_TRY(fa_status_prefix(fa_rt_npy_read(b->file, &tensors[i], al), "--input %s", b->arg));
+        FA_TRY(fa_status_prefix(fa_rt_npy_read(b->file, &tensors[i], al), "%s %s", flag, b->arg));
         fa_dtype want = fa_graph_input(g, i)->type.dtype;
         if (want != FA_DT_INVALID && tensors[i].dtype != want)
             return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
-                                  "--input %s: array has dtype %s, input '%s' is %s", b->arg,
+                                  "%s %s: array has dtype %s, input '%s' is %s", flag, b->arg,
                                   fa_dtype_name(tensors[i].dtype), b->name, fa_dtype_name(want));
     }
     for (uint32_t i = 0; i < nin; i++)
         if (tensors[i].dtype == FA_DT_INVALID)
             return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
-                                  "missing --input for graph input '%s'",
+                                  "missing %s for graph input '%s'", flag,
                                   fa_graph_input(g, i)->name);
     return FA_OK;
 }
@@ -211,4 +212,98 @@ void fa_tool_engine_deinit(fa_tool_engine_state *e) {
     fa_rt_plan_destroy(e->plan);
     fa_rt_thread_pool_destroy(e->pool);
     memset(e, 0, sizeof *e);
+}
+
+/* Where the rule's tensor comes from: graph input |*out_index|, or binding |*out_extra|. */
+static fa_status find_source(const fa_graph *g, const fa_binding *b, int n, const char *flag,
+                             const fa_rt_token_rule *rule, const char *rule_text,
+                             bool extra_any_rule, int *out_index, int *out_extra) {
+    *out_index = *out_extra = -1;
+    const char *name = rule ? fa_rt_token_rule_source(rule) : NULL;
+    if (!name)
+        return FA_OK;
+    for (uint32_t i = 0; i < fa_graph_num_inputs(g); i++) {
+        const fa_value *v = fa_graph_input(g, i);
+        if (strcmp(v->name, name) != 0)
+            continue;
+        fa_dtype dt = v->type.dtype;
+        if (dt != FA_DT_INVALID && !fa_dtype_is_int(dt) && dt != FA_DT_BOOL)
+            return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                                  "--token-type %s: input '%s' is %s, not integer", rule_text,
+                                  name, fa_dtype_name(dt));
+        *out_index = (int)i;
+        return FA_OK;
+    }
+    bool may_bind = extra_any_rule || rule->kind == FA_RT_TOKEN_RULE_INPUT;
+    for (int k = 0; k < n && may_bind; k++)
+        if (!strcmp(b[k].name, name))
+            *out_extra = k;
+    if (*out_extra < 0)
+        return fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                              "--token-type %s: the model has no input '%s'%s%s%s", rule_text,
+                              name, may_bind ? " and no " : "", may_bind ? flag : "",
+                              may_bind ? " binds it" : "");
+    return FA_OK;
+}
+
+fa_status fa_tool_dataset_read(const fa_graph *g, const fa_binding *bindings, int n,
+                               const char *flag, const fa_rt_token_rule *rule,
+                               const char *rule_text, bool extra_any_rule, const char *unit,
+                               fa_tool_dataset *out, const fa_rt_allocator *al) {
+    memset(out, 0, sizeof *out);
+    uint32_t nin = fa_graph_num_inputs(g);
+    out->num_inputs = nin;
+    out->inputs = calloc(nin + 1, sizeof *out->inputs);
+    fa_binding *bind = calloc((size_t)n + 1, sizeof *bind);
+    int src_index = -1, src_extra = -1, nbind = 0;
+    fa_status s = out->inputs && bind
+                      ? FA_OK
+                      : fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory");
+    if (!s)
+        s = find_source(g, bindings, n, flag, rule, rule_text, extra_any_rule, &src_index,
+                        &src_extra);
+    for (int k = 0; !s && k < n; k++)
+        if (k != src_extra)
+            bind[nbind++] = bindings[k];
+    if (!s)
+        s = fa_tool_inputs_read(g, bind, nbind, flag, out->inputs, al);
+    free(bind);
+    if (!s && src_extra >= 0) {
+        out->source_binding = &bindings[src_extra];
+        s = fa_status_prefix(fa_rt_npy_read(bindings[src_extra].file, &out->extra, al), "%s %s",
+                             flag, bindings[src_extra].arg);
+    }
+    if (!s && nin == 0)
+        s = fa_status_make(FA_STATUS_INVALID_ARGUMENT, "the model has no inputs to take %s from",
+                           unit);
+    int64_t rows = !s ? out->inputs[0].dims[0] : 0;
+    for (uint32_t i = 0; !s && i < nin; i++)
+        if (out->inputs[i].rank < 1 || out->inputs[i].dims[0] != rows)
+            s = fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                               "input '%s': every input needs the same number of %s (axis 0), "
+                               "%lld",
+                               fa_graph_input(g, i)->name, unit, (long long)rows);
+    const fa_rt_tensor *src =
+        src_extra >= 0 ? &out->extra : src_index >= 0 ? &out->inputs[src_index] : NULL;
+    if (!s && src &&
+        (src->rank != 2 || src->dims[0] != rows ||
+         !(fa_dtype_is_int(src->dtype) || src->dtype == FA_DT_BOOL))) {
+        char d[128];
+        s = fa_status_make(FA_STATUS_INVALID_ARGUMENT,
+                           "--token-type %s: '%s' is %s; token types need integer or bool [N,T] "
+                           "with N = %lld %s",
+                           rule_text, fa_rt_token_rule_source(rule),
+                           fa_rt_tensor_describe(src, d, sizeof d), (long long)rows, unit);
+    }
+    out->source = src;
+    out->rows = rows;
+    return s;
+}
+
+void fa_tool_dataset_free(fa_tool_dataset *d, const fa_rt_allocator *al) {
+    if (d->inputs)
+        fa_rt_tensors_free(d->inputs, d->num_inputs, al);
+    fa_rt_tensor_free(&d->extra, al);
+    free(d->inputs);
+    memset(d, 0, sizeof *d);
 }

@@ -10,6 +10,7 @@
 #include "runtime/plan.h"
 #include "runtime/tensor.h"
 #include "runtime/thread_pool.h"
+#include "runtime/token_type.h"
 
 /* One NAME=FILE argument. |buf| owns the split copy; free it with fa_tool_binding_free. */
 typedef struct fa_binding {
@@ -27,12 +28,37 @@ fa_status fa_tool_model_load(const char *path, fa_graph **out);
 
 /* Reads the |n| bound .npy files into |tensors| (one slot per graph input, in graph order, zeroed
  * by the caller), checking names and dtypes; every graph input must be bound. Errors name the
- * argument. On error the caller frees what was read (fa_rt_tensors_free). */
+ * argument as "|flag| NAME=FILE" (|flag|: the option, e.g. "--input"). On error the caller frees
+ * what was read (fa_rt_tensors_free). */
 fa_status fa_tool_inputs_read(const fa_graph *g, const fa_binding *bindings, int n,
-                              fa_rt_tensor *tensors, const fa_rt_allocator *al);
+                              const char *flag, fa_rt_tensor *tensors,
+                              const fa_rt_allocator *al);
 
 /* A view (no copy) of rows [r0, r0 + n) of |t| along axis 0; the caller keeps them in range. */
 fa_rt_tensor fa_tool_tensor_rows(const fa_rt_tensor *t, int64_t r0, int64_t n);
+
+/* A data set for a model and a token-type rule: one array per graph input, all with the same
+ * number of rows (axis 0), and the rule's tensor. Used by stats and compile. */
+typedef struct fa_tool_dataset {
+    fa_rt_tensor *inputs;         /* [num_inputs + 1]: graph order, one spare slot */
+    uint32_t num_inputs;          /* the graph's inputs when read */
+    fa_rt_tensor extra;           /* the rule's tensor when no graph input has its name */
+    const fa_rt_tensor *source;   /* the rule's tensor (an input or |extra|); NULL: none */
+    const fa_binding *source_binding; /* the binding |extra| came from, or NULL */
+    int64_t rows;
+} fa_tool_dataset;
+
+/* Reads |n| bindings (|flag| names the option in messages, e.g. "--calib") for |g|'s inputs;
+ * with a |rule| naming a tensor, that tensor is a graph input (integer or bool) or, if no input
+ * has the name, one of the bindings (for any rule when |extra_any_rule|, else only for
+ * input:NAME rules). Checks that every array has the same rows and the rule's tensor is an
+ * integer or bool [rows, T]; |unit| names the rows in messages ("rows", "samples"). Free with
+ * fa_tool_dataset_free (also after an error). */
+fa_status fa_tool_dataset_read(const fa_graph *g, const fa_binding *bindings, int n,
+                               const char *flag, const fa_rt_token_rule *rule,
+                               const char *rule_text, bool extra_any_rule, const char *unit,
+                               fa_tool_dataset *out, const fa_rt_allocator *al);
+void fa_tool_dataset_free(fa_tool_dataset *d, const fa_rt_allocator *al);
 
 /* ---- the engine ------------------------------------------------------------------------------ */
 
