@@ -42,7 +42,7 @@ echo "== 4. compile with FreeAct at W4A8 (token types: input_ids == 256, the mas
     -o "$out/dllm.freeact-w4a8.fir" | tail -1 | sed 's/^/   /'
 echo "   $(grep -c ' = qlinear(' "$out/dllm.freeact-w4a8.fir") qlinear, per-site errors: freeact report $out/dllm.freeact-w4a8.fir"
 
-echo "== 5. evaluate the quantized model (integer linears in the reference kernels)"
+echo "== 5. evaluate the quantized model (planned runtime, JIT-generated integer kernels)"
 "$fa" eval "$out/dllm.freeact-w4a8.fir" --input input_ids=$ex/eval_input_ids.npy \
     --targets $ex/eval_targets.npy --target-mask $ex/eval_target_mask.npy --batch 32 \
     --group-by $ex/eval_ratio.npy | sed 's/^group /mask ratio /; s/^/   /'
