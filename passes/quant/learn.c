@@ -27,47 +27,14 @@
 #define BATCH_ROWS 2048
 #define EVAL_ROWS 4096
 #define EVAL_EVERY 10
-#define MAX_GROUPS 6
 /* freeact keeps its exclusive channels only where they are exact on the calibration data: if
  * some type's ‖X_k A_k M − X_k‖ / ‖X_k‖ exceeds this after training, the masks go (A_k = A). */
 #define FREEACT_EQUIV_MAX 0.01
 
-typedef struct group {
-    const char *name;
-    int64_t off, len;
-    float lr;
-} group;
-
-struct fa_qlearn {
-    fa_qmethod method;
-    fa_qconfig cfg;
-    fa_qlearn_site site;
-    int64_t d, n;
-    unsigned K;
-    int ngroups;
-    group grp[MAX_GROUPS];
-    int64_t np;
-    float *p;
-    int gsig, gca, gcw; /* group indices (-1: none) */
-    /* Method constants. */
-    int64_t d1, d2; /* flatquant: P = P1 ⊗ P2, P1 d1 x d1 */
-    int e;          /* freeact: exclusive channels per type */
-    int8_t *owner;  /* [d] freeact: the type owning channel j, -1 shared */
-    int64_t rank;   /* freeact-ns: r */
-    float *bperp;   /* [d, d] freeact-ns: P⊥ H; H is stored in h */
-    float *h;
-    /* Derived from p by derive(). */
-    float *P, *Pinv, *s; /* shared-transform methods: P, P⁻¹, s = exp(σ) */
-    float *a, *m, ca[FA_QSITE_TYPES_MAX], *cw;
-    fa_qlearn_grads g;
-    float *t1, *t2, *t3; /* [d, d] scratch */
-    fa_qlearn_batch full;
-    bool has_full;
-};
 
 static float sigmoid(float t) { return 1.0f / (1.0f + expf(-t)); }
 
-static fa_status oom(const fa_qlearn *l) {
+fa_status fa_qlearn_oom(const fa_qlearn *l) {
     return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "%s: out of memory in the learned transform",
                           l->site.name);
 }
@@ -77,7 +44,7 @@ static bool shared_transform(const fa_qlearn *l) {
 }
 
 static void add_group(fa_qlearn *l, const char *name, int64_t len, float lr) {
-    FA_ASSERT(l->ngroups < MAX_GROUPS);
+    FA_ASSERT(l->ngroups < FA_QLEARN_MAX_GROUPS);
     l->grp[l->ngroups++] = (group){name, l->np, len, lr};
     l->np += len;
 }
@@ -237,191 +204,6 @@ static void smooth_sigma(const fa_qlearn *l, float *sig) {
     }
 }
 
-/* |out| [d, d] (double) := Σ over rows of type |k| (all rows if k < 0) of (x / s)ᵀ (x / s),
- * divided by the row count; |s| may be NULL. Returns the row count. */
-static int64_t covariance(const fa_qlearn *l, int k, const float *s, double *out, double *buf,
-                          int64_t chunk) {
-    const int64_t d = l->d;
-    memset(out, 0, (size_t)(d * d) * sizeof(double));
-    int64_t cnt = 0, fill = 0;
-    for (int64_t r = 0; r <= l->site.rows; r++) {
-        if (r < l->site.rows && (k < 0 || (l->site.type ? l->site.type[r] : 0) == (unsigned)k)) {
-            for (int64_t j = 0; j < d; j++)
-                buf[fill * d + j] = l->site.x[r * d + j] / (s ? s[j] : 1.0f);
-            fill++, cnt++;
-        }
-        if (fill == chunk || (r == l->site.rows && fill > 0)) {
-            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)fill, 1.0, buf, (int)d,
-                        1.0, out, (int)d);
-            fill = 0;
-        }
-    }
-    for (int64_t i = 0; i < d; i++)
-        for (int64_t j = 0; j < d; j++)
-            out[i * d + j] = j >= i ? out[i * d + j] / (cnt ? cnt : 1) : out[j * d + i];
-    return cnt;
-}
-
-static fa_status lapack_error(const fa_qlearn *l, const char *what, int info) {
-    return fa_status_make(FA_STATUS_INTERNAL, "%s: LAPACK %s failed (info %d)", l->site.name, what,
-                          info);
-}
-
-/* FreeAct's closed-form start for T (params group 0, σ already set): exclusive columns of type
- * k = generalized eigenvectors of (Σ_other + ρ_o I, Σ_k + ρ_k I) with the smallest eigenvalues,
- * in the σ-scaled space (ρ = 1e-8 of the mean diagonal: directions with no energy in any type get
- * λ ≈ ρ_o / ρ_k, well above the exclusive ones'); shared columns = an orthonormal basis of the rest
- * times a randomized Hadamard. */
-static fa_status freeact_closed_form(fa_qlearn *l, uint64_t *rng) {
-    const int64_t d = l->d, ke = (int64_t)l->K * l->e, chunk = 256;
-    float *T = l->p + l->grp[0].off, *s = l->s;
-    const float *sig = l->p + l->grp[l->gsig].off;
-    for (int64_t i = 0; i < d; i++)
-        s[i] = expf(sig[i]);
-    size_t dd = (size_t)(d * d);
-    double *cov = malloc((l->K + 3) * dd * sizeof(double));
-    double *buf = malloc((size_t)(chunk * d) * sizeof(double));
-    double *w = malloc((size_t)d * sizeof(double)), *tau = malloc((size_t)d * sizeof(double));
-    float *hd = malloc(dd * sizeof(float));
-    fa_status st = FA_OK;
-    if (!cov || !buf || !w || !tau || !hd) {
-        st = oom(l);
-        goto done;
-    }
-    double *ga = cov + l->K * dd, *gb = ga + dd, *q = gb + dd;
-    for (unsigned k = 0; k < l->K; k++)
-        covariance(l, (int)k, s, cov + k * dd, buf, chunk);
-    memset(q, 0, dd * sizeof(double));
-    for (unsigned k = 0; k < l->K && ke > 0; k++) {
-        int64_t col0 = d - ke + (int64_t)k * l->e;
-        if (l->site.type_rows[k] == 0) { /* no data: random directions */
-            for (int64_t i = 0; i < d; i++)
-                for (int64_t j = 0; j < l->e; j++)
-                    q[i * d + col0 + j] = fa_qmath_rng_normal(rng);
-            continue;
-        }
-        double tra = 0, trb = 0;
-        memset(ga, 0, dd * sizeof(double));
-        for (unsigned o = 0; o < l->K; o++)
-            if (o != k)
-                for (size_t i = 0; i < dd; i++)
-                    ga[i] += cov[o * dd + i];
-        memcpy(gb, cov + k * dd, dd * sizeof(double));
-        for (int64_t i = 0; i < d; i++)
-            tra += ga[i * d + i], trb += gb[i * d + i];
-        for (int64_t i = 0; i < d; i++) {
-            ga[i * d + i] += 1e-8 * tra / d + 1e-30;
-            gb[i * d + i] += 1e-8 * trb / d + 1e-30;
-        }
-        int info = LAPACKE_dsygv(LAPACK_ROW_MAJOR, 1, 'V', 'U', (int)d, ga, (int)d, gb, (int)d, w);
-        if (info) {
-            st = lapack_error(l, "dsygv", info);
-            goto done;
-        }
-        for (int64_t j = 0; j < l->e; j++) { /* ascending: the first e, normalized */
-            double nrm = 0;
-            for (int64_t i = 0; i < d; i++)
-                nrm += ga[i * d + j] * ga[i * d + j];
-            nrm = sqrt(nrm) + 1e-300;
-            for (int64_t i = 0; i < d; i++)
-                q[i * d + col0 + j] = ga[i * d + j] / nrm;
-        }
-    }
-    /* The exclusive columns sit at d - ke ..; QR of them gives the complement's basis. */
-    for (int64_t i = 0; i < d; i++)
-        for (int64_t j = 0; j < ke; j++)
-            gb[i * d + j] = q[i * d + d - ke + j];
-    for (int64_t i = 0; i < d; i++)
-        for (int64_t j = ke; j < d; j++)
-            gb[i * d + j] = 0.0;
-    if (ke > 0) {
-        int info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (int)d, (int)ke, gb, (int)d, tau);
-        if (!info)
-            for (int64_t j = 0; j < ke && !info; j++)
-                if (fabs(gb[j * d + j]) < 1e-6)
-                    info = (int)j + 1;
-        if (info) {
-            st = fa_status_make(FA_STATUS_INTERNAL,
-                                "%s: singular transform: exclusive directions are dependent",
-                                l->site.name);
-            goto done;
-        }
-        info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (int)d, (int)d, (int)ke, gb, (int)d, tau);
-        if (info) {
-            st = lapack_error(l, "dorgqr", info);
-            goto done;
-        }
-    } else {
-        for (int64_t i = 0; i < d; i++)
-            gb[i * d + i] = 1.0;
-    }
-    int64_t ns = d - ke;
-    st = fa_qmath_hadamard(ns, rng, hd);
-    if (st)
-        goto done;
-    for (int64_t i = 0; i < d; i++) {
-        for (int64_t j = 0; j < ns; j++) {
-            double acc = 0;
-            for (int64_t t = 0; t < ns; t++)
-                acc += gb[i * d + ke + t] * hd[t * ns + j];
-            T[i * d + j] = (float)acc;
-        }
-        for (int64_t j = ns; j < d; j++)
-            T[i * d + j] = (float)q[i * d + j];
-    }
-done:
-    free(cov), free(buf), free(w), free(tau), free(hd);
-    return st;
-}
-
-/* freeact-ns: U from the eigenvectors of XᵀX holding energy ns_energy, H, P⊥ H and M. */
-static fa_status ns_setup(fa_qlearn *l, uint64_t *rng) {
-    const int64_t d = l->d, chunk = 256;
-    size_t dd = (size_t)(d * d);
-    double *cov = malloc(dd * sizeof(double)), *buf = malloc((size_t)(chunk * d) * sizeof(double));
-    double *ev = malloc((size_t)d * sizeof(double));
-    float *u = malloc(dd * sizeof(float));
-    fa_status st = FA_OK;
-    if (!cov || !buf || !ev || !u) {
-        st = oom(l);
-        goto done;
-    }
-    covariance(l, -1, NULL, cov, buf, chunk);
-    int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (int)d, cov, (int)d, ev);
-    if (info) {
-        st = lapack_error(l, "dsyevd", info);
-        goto done;
-    }
-    double total = 0, keep = l->cfg.ns_energy > 0 ? l->cfg.ns_energy : 1.0 - 1e-4, acc = 0;
-    for (int64_t i = 0; i < d; i++)
-        total += fmax(ev[i], 0.0);
-    int64_t r = 0;
-    while (r < d && (total <= 0 || acc < keep * total))
-        acc += fmax(ev[d - 1 - r], 0.0), r++;
-    l->rank = r;
-    if (r == d) /* P⊥ = 0: Z_k has no effect; keep it 0 (A_k stays the Hadamard) */
-        l->grp[0].lr = 0.0f;
-    for (int64_t i = 0; i < d; i++) /* U [d, r]: eigenvectors in descending order */
-        for (int64_t j = 0; j < r; j++)
-            u[i * r + j] = (float)cov[i * d + d - 1 - j];
-    st = fa_qmath_hadamard(d, rng, l->h);
-    if (st)
-        goto done;
-    /* P⊥ H = H - U (Uᵀ H); M = (Hᵀ U) Uᵀ. */
-    memcpy(l->bperp, l->h, dd * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)r, (int)d, (int)d, 1.0f, u, (int)r,
-                l->h, (int)d, 0.0f, l->t1, (int)d);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)d, (int)d, (int)r, -1.0f, u, (int)r,
-                l->t1, (int)d, 1.0f, l->bperp, (int)d);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)r, (int)d, 1.0f, l->h, (int)d,
-                u, (int)r, 0.0f, l->t1, (int)r);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d, (int)d, (int)r, 1.0f, l->t1,
-                (int)r, u, (int)r, 0.0f, l->m, (int)d);
-done:
-    free(cov), free(buf), free(ev), free(u);
-    return st;
-}
-
 /* Sets the parameters to start |which| (freeact: 0 closed-form, 1 random orthogonal). */
 static fa_status init_start(fa_qlearn *l, int which, uint64_t *rng) {
     memset(l->p, 0, (size_t)l->np * sizeof(float));
@@ -434,7 +216,7 @@ static fa_status init_start(fa_qlearn *l, int which, uint64_t *rng) {
         FA_TRY(fa_qmath_random_orthogonal(l->d2, rng, l->p + l->grp[1].off));
     } else if (l->method == FA_QMETHOD_FREEACT) {
         if (which == 0)
-            FA_TRY(freeact_closed_form(l, rng));
+            FA_TRY(fa_qlearn_start_closed_form(l, rng));
         else
             FA_TRY(fa_qmath_random_orthogonal(l->d, rng, l->p + l->grp[0].off));
     }
@@ -555,7 +337,7 @@ fa_status fa_qlearn_create(const fa_qsite_data *data, fa_qmethod method, const f
     fa_qlearn *l;
     FA_TRY(learner_create(data, method, cfg, &l));
     uint64_t rng = cfg->seed;
-    fa_status st = method == FA_QMETHOD_FREEACT_NS ? ns_setup(l, &rng) : FA_OK;
+    fa_status st = method == FA_QMETHOD_FREEACT_NS ? fa_qlearn_start_ns(l, &rng) : FA_OK;
     if (!st)
         st = init_start(l, 0, &rng);
     if (st) {
@@ -578,31 +360,10 @@ int fa_qlearn_group(const fa_qlearn *l, int i, const char **out_name, int64_t *o
     return l->ngroups;
 }
 
-/* Fills |b| with every row. */
-static fa_status full_batch(const fa_qlearn_site *s, fa_qlearn_batch *b) {
-    FA_TRY(fa_qlearn_batch_init(b, s, s->rows));
-    int64_t *idx[FA_QSITE_TYPES_MAX] = {0}, cnt[FA_QSITE_TYPES_MAX] = {0};
-    int64_t *all = malloc((size_t)s->rows * sizeof(int64_t));
-    if (!all) {
-        fa_qlearn_batch_deinit(b);
-        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "%s: out of memory", s->name);
-    }
-    int64_t off = 0;
-    for (unsigned k = 0; k < s->num_types; k++) {
-        idx[k] = all + off;
-        for (int64_t r = 0; r < s->rows; r++)
-            if ((s->type ? s->type[r] : 0) == k)
-                idx[k][cnt[k]++] = r;
-        off += cnt[k];
-    }
-    fa_qlearn_batch_fill(b, s, idx, cnt);
-    free(all);
-    return FA_OK;
-}
 
 fa_status fa_qlearn_loss_grad(fa_qlearn *l, double *loss, float *grad) {
     if (!l->has_full) {
-        FA_TRY(full_batch(&l->site, &l->full));
+        FA_TRY(fa_qlearn_batch_full(&l->site, &l->full));
         l->has_full = true;
     }
     FA_TRY(derive(l));
@@ -614,87 +375,6 @@ fa_status fa_qlearn_loss_grad(fa_qlearn *l, double *loss, float *grad) {
 }
 
 /* ---- Training ------------------------------------------------------------------------------ */
-
-/* Rows per type for a batch of about |total| rows: proportional, at least total / (4 K) of every
- * type that has rows, never more than it has; every row when the site has no more than |total|. */
-static void type_counts(const fa_qlearn_site *s, int64_t total, int64_t *cnt) {
-    for (unsigned k = 0; k < s->num_types; k++) {
-        int64_t have = s->type_rows[k];
-        if (s->rows <= total) {
-            cnt[k] = have;
-            continue;
-        }
-        int64_t want = (int64_t)llround((double)total * have / s->rows);
-        int64_t floor_k = total / (4 * (int64_t)s->num_types);
-        want = want < floor_k ? floor_k : want;
-        cnt[k] = want < have ? want : have;
-    }
-}
-
-/* Per-type shuffled row lists, walked cyclically and reshuffled at each wrap. */
-typedef struct sampler {
-    int64_t *rows[FA_QSITE_TYPES_MAX], *take[FA_QSITE_TYPES_MAX];
-    int64_t cur[FA_QSITE_TYPES_MAX], cnt[FA_QSITE_TYPES_MAX];
-    int64_t *mem;
-} sampler;
-
-static void shuffle(int64_t *v, int64_t n, uint64_t *rng) {
-    for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)(fa_qmath_rng_next(rng) % (uint64_t)(i + 1)), t = v[i];
-        v[i] = v[j], v[j] = t;
-    }
-}
-
-static bool sampler_init(sampler *sp, const fa_qlearn_site *s, int64_t total, uint64_t *rng) {
-    memset(sp, 0, sizeof *sp);
-    type_counts(s, total, sp->cnt);
-    int64_t need = s->rows;
-    for (unsigned k = 0; k < s->num_types; k++)
-        need += sp->cnt[k];
-    if (!(sp->mem = malloc((size_t)need * sizeof(int64_t))))
-        return false;
-    int64_t off = 0;
-    for (unsigned k = 0; k < s->num_types; k++) {
-        sp->rows[k] = sp->mem + off, off += s->type_rows[k];
-        sp->take[k] = sp->mem + off, off += sp->cnt[k];
-    }
-    int64_t fill[FA_QSITE_TYPES_MAX] = {0};
-    for (int64_t r = 0; r < s->rows; r++) {
-        unsigned k = s->type ? s->type[r] : 0;
-        sp->rows[k][fill[k]++] = r;
-    }
-    for (unsigned k = 0; k < s->num_types; k++)
-        shuffle(sp->rows[k], s->type_rows[k], rng);
-    return true;
-}
-
-static void sampler_next(sampler *sp, const fa_qlearn_site *s, fa_qlearn_batch *b, uint64_t *rng) {
-    for (unsigned k = 0; k < s->num_types; k++)
-        for (int64_t i = 0; i < sp->cnt[k]; i++) {
-            if (sp->cur[k] == s->type_rows[k]) {
-                shuffle(sp->rows[k], s->type_rows[k], rng);
-                sp->cur[k] = 0;
-            }
-            sp->take[k][i] = sp->rows[k][sp->cur[k]++];
-        }
-    fa_qlearn_batch_fill(b, s, sp->take, sp->cnt);
-}
-
-/* A batch of about |total| rows drawn per type by a fresh sampler. */
-static fa_status sampled_batch(const fa_qlearn_site *s, int64_t total, uint64_t *rng,
-                               fa_qlearn_batch *b) {
-    sampler sp;
-    if (!sampler_init(&sp, s, total, rng))
-        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "%s: out of memory", s->name);
-    int64_t cap = 0;
-    for (unsigned k = 0; k < s->num_types; k++)
-        cap += sp.cnt[k];
-    fa_status st = fa_qlearn_batch_init(b, s, cap);
-    if (!st)
-        sampler_next(&sp, s, b, rng);
-    free(sp.mem);
-    return st;
-}
 
 static fa_status eval_loss(fa_qlearn *l, const fa_qlearn_batch *b, double *loss) {
     FA_TRY(derive(l));
@@ -719,7 +399,7 @@ static fa_status run_init(fa_qlearn *l, run *r, const fa_qlearn_batch *ev) {
     r->cur = malloc(np * sizeof(float)), r->bestp = malloc(np * sizeof(float));
     if (!r->mom || !r->vel || !r->cur || !r->bestp) {
         run_free(r);
-        return oom(l);
+        return fa_qlearn_oom(l);
     }
     memcpy(r->cur, l->p, np * sizeof(float));
     memcpy(r->bestp, l->p, np * sizeof(float));
@@ -744,12 +424,12 @@ static fa_status train(fa_qlearn *l, run *r, int t_end, int steps, const fa_qlea
     if (r->stopped || r->t >= t_end)
         return FA_OK;
     float *grad = malloc(np * sizeof(float));
-    sampler sp = {0};
+    fa_qlearn_sampler sp = {0};
     fa_qlearn_batch tb = {0};
     fa_status st = FA_OK;
     bool have_tb = false;
-    if (!grad || (!full && !sampler_init(&sp, &l->site, bsz, rng))) {
-        st = oom(l);
+    if (!grad || (!full && !fa_qlearn_sampler_init(&sp, &l->site, bsz, rng))) {
+        st = fa_qlearn_oom(l);
         goto done;
     }
     if (!full) {
@@ -765,7 +445,7 @@ static fa_status train(fa_qlearn *l, run *r, int t_end, int steps, const fa_qlea
     for (; r->t < t_end; r->t++) {
         const int t = r->t;
         if (!full)
-            sampler_next(&sp, &l->site, &tb, rng);
+            fa_qlearn_sampler_next(&sp, &l->site, &tb, rng);
         double loss;
         fa_status ds = derive(l);
         if (!ds)
@@ -832,7 +512,7 @@ static fa_status pick_sigma(fa_qlearn *l, const fa_qlearn_batch *ev) {
     const group *g = &l->grp[l->gsig];
     float *keep = malloc((size_t)g->len * sizeof(float));
     if (!keep)
-        return oom(l);
+        return fa_qlearn_oom(l);
     memcpy(keep, l->p + g->off, (size_t)g->len * sizeof(float));
     memset(l->p + g->off, 0, (size_t)g->len * sizeof(float));
     fa_status st = eval_loss(l, ev, &zero);
@@ -917,12 +597,12 @@ fa_status fa_qlearn_fit_ex(const fa_qsite_data *data, fa_qmethod method, const f
     float *bestp = malloc((size_t)l->np * sizeof(float));
     bool have_ev = false, have_best = false;
     double best = INFINITY;
-    fa_status st = bestp ? FA_OK : oom(l), first_err = FA_OK;
+    fa_status st = bestp ? FA_OK : fa_qlearn_oom(l), first_err = FA_OK;
     if (!st)
-        st = sampled_batch(&l->site, EVAL_ROWS, &srng, &ev);
+        st = fa_qlearn_batch_sample(&l->site, EVAL_ROWS, &srng, &ev);
     have_ev = !st;
     if (!st && method == FA_QMETHOD_FREEACT_NS)
-        st = ns_setup(l, &rng);
+        st = fa_qlearn_start_ns(l, &rng);
     /* freeact races its two starts for the first fifth of the schedule, then only the better
      * one goes on (with its optimizer state); the others train one start throughout. */
     const int starts = method == FA_QMETHOD_FREEACT ? 2 : 1;
@@ -984,7 +664,7 @@ fa_status fa_qlearn_fit_ex(const fa_qsite_data *data, fa_qmethod method, const f
     if (!st && method == FA_QMETHOD_FREEACT && l->owner) {
         double eq = max_equiv_error(l, data);
         if (eq < 0) {
-            st = oom(l);
+            st = fa_qlearn_oom(l);
         } else if (eq > FREEACT_EQUIV_MAX) {
             if (cfg->verbose > 0)
                 fprintf(stderr, "%s: freeact: equivalence error %.3g with exclusive channels; "
@@ -1027,7 +707,7 @@ fa_status fa_qlearn_evaluate(const fa_qsite_data *data, const fa_qconfig *cfg, c
     fa_qlearn_site s;
     FA_TRY(fa_qlearn_site_init(&s, data, cfg));
     fa_qlearn_batch b;
-    fa_status st = full_batch(&s, &b);
+    fa_status st = fa_qlearn_batch_full(&s, &b);
     bool have_b = !st;
     float *cw = st ? NULL : malloc((size_t)s.n * sizeof(float));
     if (!st && !cw)

@@ -285,3 +285,104 @@ fa_status fa_qlearn_site_loss(const fa_qlearn_site *s, const fa_qlearn_batch *b,
     work_free(&w);
     return FA_OK;
 }
+
+/* ---- minibatches ---- */
+
+/* Fills |b| with every row. */
+fa_status fa_qlearn_batch_full(const fa_qlearn_site *s, fa_qlearn_batch *b) {
+    FA_TRY(fa_qlearn_batch_init(b, s, s->rows));
+    int64_t *idx[FA_QSITE_TYPES_MAX] = {0}, cnt[FA_QSITE_TYPES_MAX] = {0};
+    int64_t *all = malloc((size_t)s->rows * sizeof(int64_t));
+    if (!all) {
+        fa_qlearn_batch_deinit(b);
+        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "%s: out of memory", s->name);
+    }
+    int64_t off = 0;
+    for (unsigned k = 0; k < s->num_types; k++) {
+        idx[k] = all + off;
+        for (int64_t r = 0; r < s->rows; r++)
+            if ((s->type ? s->type[r] : 0) == k)
+                idx[k][cnt[k]++] = r;
+        off += cnt[k];
+    }
+    fa_qlearn_batch_fill(b, s, idx, cnt);
+    free(all);
+    return FA_OK;
+}
+
+/* Rows per type for a batch of about |total| rows: proportional, at least total / (4 K) of every
+ * type that has rows, never more than it has; every row when the site has no more than |total|. */
+static void type_counts(const fa_qlearn_site *s, int64_t total, int64_t *cnt) {
+    for (unsigned k = 0; k < s->num_types; k++) {
+        int64_t have = s->type_rows[k];
+        if (s->rows <= total) {
+            cnt[k] = have;
+            continue;
+        }
+        int64_t want = (int64_t)llround((double)total * have / s->rows);
+        int64_t floor_k = total / (4 * (int64_t)s->num_types);
+        want = want < floor_k ? floor_k : want;
+        cnt[k] = want < have ? want : have;
+    }
+}
+
+/* Per-type shuffled row lists, walked cyclically and reshuffled at each wrap. */
+
+static void shuffle(int64_t *v, int64_t n, uint64_t *rng) {
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(fa_qmath_rng_next(rng) % (uint64_t)(i + 1)), t = v[i];
+        v[i] = v[j], v[j] = t;
+    }
+}
+
+bool fa_qlearn_sampler_init(fa_qlearn_sampler *sp, const fa_qlearn_site *s, int64_t total, uint64_t *rng) {
+    memset(sp, 0, sizeof *sp);
+    type_counts(s, total, sp->cnt);
+    int64_t need = s->rows;
+    for (unsigned k = 0; k < s->num_types; k++)
+        need += sp->cnt[k];
+    if (!(sp->mem = malloc((size_t)need * sizeof(int64_t))))
+        return false;
+    int64_t off = 0;
+    for (unsigned k = 0; k < s->num_types; k++) {
+        sp->rows[k] = sp->mem + off, off += s->type_rows[k];
+        sp->take[k] = sp->mem + off, off += sp->cnt[k];
+    }
+    int64_t fill[FA_QSITE_TYPES_MAX] = {0};
+    for (int64_t r = 0; r < s->rows; r++) {
+        unsigned k = s->type ? s->type[r] : 0;
+        sp->rows[k][fill[k]++] = r;
+    }
+    for (unsigned k = 0; k < s->num_types; k++)
+        shuffle(sp->rows[k], s->type_rows[k], rng);
+    return true;
+}
+
+void fa_qlearn_sampler_next(fa_qlearn_sampler *sp, const fa_qlearn_site *s, fa_qlearn_batch *b, uint64_t *rng) {
+    for (unsigned k = 0; k < s->num_types; k++)
+        for (int64_t i = 0; i < sp->cnt[k]; i++) {
+            if (sp->cur[k] == s->type_rows[k]) {
+                shuffle(sp->rows[k], s->type_rows[k], rng);
+                sp->cur[k] = 0;
+            }
+            sp->take[k][i] = sp->rows[k][sp->cur[k]++];
+        }
+    fa_qlearn_batch_fill(b, s, sp->take, sp->cnt);
+}
+
+/* A batch of about |total| rows drawn per type by a fresh sampler. */
+fa_status fa_qlearn_batch_sample(const fa_qlearn_site *s, int64_t total, uint64_t *rng,
+                               fa_qlearn_batch *b) {
+    fa_qlearn_sampler sp;
+    if (!fa_qlearn_sampler_init(&sp, s, total, rng))
+        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "%s: out of memory", s->name);
+    int64_t cap = 0;
+    for (unsigned k = 0; k < s->num_types; k++)
+        cap += sp.cnt[k];
+    fa_status st = fa_qlearn_batch_init(b, s, cap);
+    if (!st)
+        fa_qlearn_sampler_next(&sp, s, b, rng);
+    free(sp.mem);
+    return st;
+}
+

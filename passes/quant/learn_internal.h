@@ -104,4 +104,68 @@ fa_status fa_qlearn_evaluate(const fa_qsite_data *data, const fa_qconfig *cfg, c
                              const float *m, const float *act_clip, const float *w_clip,
                              double *loss);
 
+/* ---- the learner's state (learn.c runs it, learn_start.c sets its starts) ---- */
+
+#define FA_QLEARN_MAX_GROUPS 6
+
+/* One parameter group: a slice of the parameter vector with its own learning rate. */
+typedef struct group {
+    const char *name;
+    int64_t off, len;
+    float lr;
+} group;
+
+struct fa_qlearn {
+    fa_qmethod method;
+    fa_qconfig cfg;
+    fa_qlearn_site site;
+    int64_t d, n;
+    unsigned K;
+    int ngroups;
+    group grp[FA_QLEARN_MAX_GROUPS];
+    int64_t np;
+    float *p;
+    int gsig, gca, gcw; /* group indices (-1: none) */
+    /* Method constants. */
+    int64_t d1, d2; /* flatquant: P = P1 ⊗ P2, P1 d1 x d1 */
+    int e;          /* freeact: exclusive channels per type */
+    int8_t *owner;  /* [d] freeact: the type owning channel j, -1 shared */
+    int64_t rank;   /* freeact-ns: r */
+    float *bperp;   /* [d, d] freeact-ns: P⊥ H; H is stored in h */
+    float *h;
+    /* Derived from p by derive(). */
+    float *P, *Pinv, *s; /* shared-transform methods: P, P⁻¹, s = exp(σ) */
+    float *a, *m, ca[FA_QSITE_TYPES_MAX], *cw;
+    fa_qlearn_grads g;
+    float *t1, *t2, *t3; /* [d, d] scratch */
+    fa_qlearn_batch full;
+    bool has_full;
+};
+
+/* An out-of-memory status naming the site. */
+fa_status fa_qlearn_oom(const fa_qlearn *l);
+/* FreeAct's closed-form start for T (parameter group 0; σ already set). */
+fa_status fa_qlearn_start_closed_form(fa_qlearn *l, uint64_t *rng);
+/* freeact-ns: U from the eigenvectors of XᵀX holding ns_energy of it, H, P⊥ H and M. */
+fa_status fa_qlearn_start_ns(fa_qlearn *l, uint64_t *rng);
+
+/* Draws minibatches per token type (learn_grad.c). */
+typedef struct fa_qlearn_sampler {
+    int64_t *rows[FA_QSITE_TYPES_MAX], *take[FA_QSITE_TYPES_MAX];
+    int64_t cur[FA_QSITE_TYPES_MAX], cnt[FA_QSITE_TYPES_MAX];
+    int64_t *mem;
+} fa_qlearn_sampler;
+
+/* Every row of the site as one batch. */
+fa_status fa_qlearn_batch_full(const fa_qlearn_site *s, fa_qlearn_batch *b);
+/* A batch of about |total| rows drawn per type by a fresh sampler. */
+fa_status fa_qlearn_batch_sample(const fa_qlearn_site *s, int64_t total, uint64_t *rng,
+                                 fa_qlearn_batch *b);
+/* Starts a sampler for batches of about |total| rows; false if out of memory. */
+bool fa_qlearn_sampler_init(fa_qlearn_sampler *sp, const fa_qlearn_site *s, int64_t total,
+                            uint64_t *rng);
+/* Fills |b| with the sampler's next batch. */
+void fa_qlearn_sampler_next(fa_qlearn_sampler *sp, const fa_qlearn_site *s, fa_qlearn_batch *b,
+                            uint64_t *rng);
+
 #endif
