@@ -92,3 +92,22 @@ bool fa_rt_index_next(int rank, const int64_t *dims, int64_t *idx) {
     }
     return false;
 }
+
+/* Checks |t| (may be NULL) as a u8 token-type tensor with the dims of |x| but its last; |op|
+ * names errors. */
+fa_status fa_rt_check_token_types(const char *op, const fa_rt_tensor *tt, const fa_rt_tensor *x) {
+    if (!tt)
+        return FA_OK;
+    if (tt->dtype != FA_DT_U8)
+        return fa_rt_err(op, "tt has dtype %s, expected u8", fa_dtype_name(tt->dtype));
+    bool ok = tt->rank == x->rank - 1;
+    for (int i = 0; ok && i < tt->rank; i++)
+        ok = tt->dims[i] == x->dims[i];
+    if (!ok) {
+        char a[128], b[128];
+        return fa_rt_err(op, "tt %s does not match x %s without its last dim",
+                         fa_rt_tensor_describe(tt, a, sizeof a),
+                         fa_rt_tensor_describe(x, b, sizeof b));
+    }
+    return FA_OK;
+}

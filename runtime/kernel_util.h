@@ -34,4 +34,8 @@ size_t fa_rt_elem_size(fa_dtype dt);
 /* Multi-index odometer over |rank| dims: advances |idx| and returns false after the last. */
 bool fa_rt_index_next(int rank, const int64_t *dims, int64_t *idx);
 
+/* Checks |tt| (may be NULL) as a u8 token-type tensor with the dims of |x| but its last; |op|
+ * names errors. Used by the kernels that route tokens by type. */
+fa_status fa_rt_check_token_types(const char *op, const fa_rt_tensor *tt, const fa_rt_tensor *x);
+
 #endif

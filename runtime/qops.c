@@ -13,25 +13,6 @@
  * 128 * 128 = 2^14, so 2^17 - 1 terms stay below 2^31. */
 #define QDOT_MAX_LEN ((int64_t)131071)
 
-/* Checks |t| (may be NULL) as a u8 token-type tensor with the dims of |x| but its last; |op|
- * names errors. */
-static fa_status check_tt(const char *op, fa_rt_in tt, fa_rt_in x) {
-    if (!tt)
-        return FA_OK;
-    if (tt->dtype != FA_DT_U8)
-        return fa_rt_err(op, "tt has dtype %s, expected u8", fa_dtype_name(tt->dtype));
-    bool ok = tt->rank == x->rank - 1;
-    for (int i = 0; ok && i < tt->rank; i++)
-        ok = tt->dims[i] == x->dims[i];
-    if (!ok) {
-        char a[128], b[128];
-        return fa_rt_err(op, "tt %s does not match x %s without its last dim",
-                         fa_rt_tensor_describe(tt, a, sizeof a),
-                         fa_rt_tensor_describe(x, b, sizeof b));
-    }
-    return FA_OK;
-}
-
 /* Rows (all dims but the last) and row length of |x| (rank >= 1). */
 static void rows_of(fa_rt_in x, uint64_t *rows, int64_t *len) {
     *len = x->dims[x->rank - 1];
@@ -71,7 +52,7 @@ fa_status fa_rt_routed_transform(fa_rt_in x, fa_rt_in tt, fa_rt_in a, fa_rt_tens
         a->dims[0] > FA_RT_TOKEN_TYPES_MAX)
         return fa_rt_err(op, "a must be [K, %lld, %lld] with 1 <= K <= %d", (long long)d,
                          (long long)d, FA_RT_TOKEN_TYPES_MAX);
-    FA_TRY(check_tt(op, tt, x));
+    FA_TRY(fa_rt_check_token_types(op, tt, x));
     int64_t ntypes = a->dims[0];
     const uint8_t *types = tt ? tt->data : NULL;
     for (uint64_t r = 0; types && r < rows; r++)
@@ -137,7 +118,7 @@ fa_status fa_rt_quantize(fa_rt_in x, fa_rt_in tt, fa_rt_in clip, int64_t bits,
         return fa_rt_err_dtype(op, x->dtype);
     if (x->rank < 1)
         return fa_rt_err(op, "x must have rank >= 1");
-    FA_TRY(check_tt(op, tt, x));
+    FA_TRY(fa_rt_check_token_types(op, tt, x));
     int64_t ntypes = 1;
     const float *ratios = NULL;
     if (clip) {

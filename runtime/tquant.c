@@ -40,18 +40,8 @@ static fa_status check_args(const char *op, fa_rt_in x, fa_rt_in tt, fa_rt_in a,
                 return fa_rt_err(op, "clip[%lld] = %g, expected a finite ratio >= 0", (long long)k,
                                  (double)ratios[k]);
     }
+    FA_TRY(fa_rt_check_token_types(op, tt, x));
     if (tt) {
-        if (tt->dtype != FA_DT_U8)
-            return fa_rt_err(op, "tt has dtype %s, expected u8", fa_dtype_name(tt->dtype));
-        bool ok = tt->rank == x->rank - 1;
-        for (int i = 0; ok && i < tt->rank; i++)
-            ok = tt->dims[i] == x->dims[i];
-        if (!ok) {
-            char s1[128], s2[128];
-            return fa_rt_err(op, "tt %s does not match x %s without its last dim",
-                             fa_rt_tensor_describe(tt, s1, sizeof s1),
-                             fa_rt_tensor_describe(x, s2, sizeof s2));
-        }
         /* Every type must have a transform and (with clip) a ratio. */
         int64_t ntypes = a->dims[0];
         if (clip && clip->dims[0] < ntypes)
