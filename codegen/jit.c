@@ -91,28 +91,6 @@ void fa_jit_target_host(fa_jit_target *out) {
     LLVMDisposeMessage(features);
 }
 
-fa_status fa_jit_target_init(fa_jit_target *out, const char *cpu, const char *features) {
-    if (!features)
-        features = "";
-    if (!cpu || !*cpu || strlen(cpu) >= sizeof out->cpu || strlen(features) >= sizeof out->features)
-        return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "jit: bad target cpu '%s'",
-                              cpu ? cpu : "(null)");
-    snprintf(out->cpu, sizeof out->cpu, "%s", cpu);
-    snprintf(out->features, sizeof out->features, "%s", features);
-    return FA_OK;
-}
-
-bool fa_jit_target_has(const fa_jit_target *t, const char *feature) {
-    size_t n = strlen(feature);
-    for (const char *p = t->features; (p = strstr(p, feature)) != NULL; p += n) {
-        bool starts = p > t->features && p[-1] == '+';
-        bool ends = p[n] == '\0' || p[n] == ',';
-        if (starts && ends)
-            return true;
-    }
-    return false;
-}
-
 /* A target machine for |cpu| and |features|; the caller disposes it. */
 static fa_status make_tm(const char *cpu, const char *features, LLVMTargetMachineRef *out) {
     LLVMTargetRef target;
@@ -321,8 +299,21 @@ fa_status fa_jit_module_finish(fa_jit_module *m, const char *symbol, uint64_t *o
     return FA_OK;
 }
 
-fa_status fa_jit_kernel_get(const char *signature, fa_jit_build_fn build, void *user,
-                            uint64_t *out_addr) {
+/* Makes the module, emits into it and finishes it. */
+static fa_status build(const fa_jit_target *t, const char *name, fa_jit_emit_fn emit,
+                       const void *user, const char *symbol, uint64_t *out_addr) {
+    fa_jit_module *m;
+    FA_TRY(fa_jit_module_create(t, name, &m));
+    fa_status s = emit(user, m, symbol);
+    if (s) {
+        fa_jit_module_destroy(m);
+        return s;
+    }
+    return fa_jit_module_finish(m, symbol, out_addr);
+}
+
+fa_status fa_jit_kernel_get(const char *signature, const fa_jit_target *t, const char *name,
+                            fa_jit_emit_fn emit, const void *user, uint64_t *out_addr) {
     session_lock();
     for (cache_entry *e = cache; e; e = e->next)
         if (strcmp(e->signature, signature) == 0) {
@@ -346,7 +337,7 @@ fa_status fa_jit_kernel_get(const char *signature, fa_jit_build_fn build, void *
     snprintf(symbol, sizeof symbol, "fa_kernel_%llu", (unsigned long long)module_count++);
     double t0 = now_ms();
     uint64_t addr = 0;
-    fa_status s = build(user, symbol, &addr);
+    fa_status s = build(t, name, emit, user, symbol, &addr);
     if (s) {
         free(e);
         free(sig);

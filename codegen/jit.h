@@ -17,27 +17,13 @@
 
 #include <llvm-c/Core.h>
 
+#include "codegen/target.h"
 #include "ir/status.h"
-
-/* The CPU a kernel is generated for: an LLVM CPU name and a feature string ("+avx2,-avx512f,...").
- * Path selection (fa_jit_target_has) reads the feature string only, so a named CPU must spell
- * out the features a generator dispatches on. */
-typedef struct fa_jit_target {
-    char cpu[64];
-    char features[4096];
-} fa_jit_target;
 
 /* The host as LLVM detects it (LLVMGetHostCPUName / LLVMGetHostCPUFeatures). */
 void fa_jit_target_host(fa_jit_target *out);
-/* A named target: |cpu| (e.g. "x86-64-v3", "x86-64") and |features| (may be "" or NULL).
- * FA_STATUS_INVALID_ARGUMENT if either does not fit. */
-fa_status fa_jit_target_init(fa_jit_target *out, const char *cpu, const char *features);
-/* Whether the feature string enables |feature| (without the '+', e.g. "avx512vnni"). */
-bool fa_jit_target_has(const fa_jit_target *t, const char *feature);
-
 /* A module under construction for one target; owns its context until fa_jit_module_finish
  * hands it to the JIT or fa_jit_module_destroy drops it. */
-typedef struct fa_jit_module fa_jit_module;
 
 /* Creates the JIT session if needed and an empty module named |name| for |t|, with the JIT's
  * data layout and triple. The caller owns |*out|. */
@@ -54,15 +40,15 @@ fa_status fa_jit_module_finish(fa_jit_module *m, const char *symbol, uint64_t *o
 /* Drops a module that will not be compiled; NULL is a no-op. */
 void fa_jit_module_destroy(fa_jit_module *m);
 
-/* Builds the kernel for a cache miss: makes a module, emits a function named |symbol| and
- * finishes it into |*out_addr|. */
-typedef fa_status (*fa_jit_build_fn)(void *user, const char *symbol, uint64_t *out_addr);
+/* Emits a kernel: adds a function named |symbol| to |m| (fa_jit_module_add_function) and its
+ * body. Does not finish |m|; the caller does (JIT) or writes it to an object (AOT, aot.h). */
+typedef fa_status (*fa_jit_emit_fn)(const void *user, fa_jit_module *m, const char *symbol);
 
 /* Returns the kernel cached under |signature| (op, dtypes, static dims, CPU name and features:
- * whatever determines the code), calling |build| once on a miss. The address stays valid until
- * fa_jit_shutdown. */
-fa_status fa_jit_kernel_get(const char *signature, fa_jit_build_fn build, void *user,
-                            uint64_t *out_addr);
+ * whatever determines the code); on a miss makes a module named |name| for |t|, calls |emit|
+ * once and finishes it. The address stays valid until fa_jit_shutdown. */
+fa_status fa_jit_kernel_get(const char *signature, const fa_jit_target *t, const char *name,
+                            fa_jit_emit_fn emit, const void *user, uint64_t *out_addr);
 
 /* Compile statistics of the session. */
 typedef struct fa_jit_stats {
@@ -77,15 +63,6 @@ typedef struct fa_jit_stats {
 void fa_jit_stats_get(fa_jit_stats *out);
 /* Compile time in ms of the cached kernel |signature|, or a negative value when not cached. */
 double fa_jit_kernel_compile_ms(const char *signature);
-
-/* Marks a function that calls JIT code through a pointer. clang's -fsanitize=function (part of
- * -fsanitize=undefined) checks a type hash stored just before every instrumented function; JIT
- * code has none, and at the start of a page the read faults. */
-#if defined(__clang__)
-#define FA_JIT_CALLER __attribute__((no_sanitize("function")))
-#else
-#define FA_JIT_CALLER
-#endif
 
 /* Destroys the JIT, its code and the cache; every kernel address becomes invalid. Registered
  * with atexit when the session is created; a later call creates a fresh session. */

@@ -1,45 +1,17 @@
-/* Generated kernels in the planned runtime: replaces the C kernels of a built fa_rt_plan
- * (runtime/plan.h) by JIT kernels where one exists — qlinear steps with constant weights get a
- * qgemm kernel (codegen/qgemm.h), fused routed_transform + quantize steps a tquant kernel
- * (codegen/tquant.h) — through the runtime's step-kernel hook, so the runtime never sees LLVM. */
+/* Generated kernels in the planned runtime, built by the JIT: fa_cg_plan_install
+ * (codegen/kernels.h) with the process's JIT session (codegen/jit.h) as the kernel source, so
+ * the runtime never sees LLVM. */
 #ifndef FA_CODEGEN_PLAN_JIT_H
 #define FA_CODEGEN_PLAN_JIT_H
 
-#include <stdint.h>
-
 #include "codegen/jit.h"
-#include "runtime/plan.h"
+#include "codegen/kernels.h"
 
-/* What one fa_cg_plan_install_jit call did. */
-typedef struct fa_cg_plan_jit_stats {
-    uint32_t qlinear_steps;    /* qlinear steps now running a generated GEMM/GEMV */
-    uint32_t tquant_steps;     /* fused routed_transform + quantize steps running generated code */
-    uint32_t fused_pairs;      /* routed_transform + quantize pairs fused by this call */
-    uint32_t c_steps;          /* qlinear / fused steps left to the C kernels (weights or
-                                  transforms not constant, or a shape the generators reject) */
-    uint32_t kernels_compiled; /* kernels built by this call (JIT cache misses) */
-    uint32_t kernels_cached;   /* kernels found in the process's JIT cache */
-    double compile_ms;         /* build time of those kernels: IR, O3, machine code */
-    double install_ms;         /* the whole call, packing included */
-    uint64_t packed_bytes;     /* packed weights (w only) and transforms held by the plan */
-} fa_cg_plan_jit_stats;
+/* The JIT as a kernel source: builds each kernel (or finds it in the process's cache). */
+extern const fa_cg_kernel_source fa_cg_jit_source;
 
-/* Installs generated kernels into |plan| (built for a graph that is still alive):
- * 1. fuses every routed_transform whose only reader is a quantize into one step running the C
- *    twin (fa_rt_plan_fuse_transform_quantize), if not done already;
- * 2. every fused step whose transform |a| is a constant gets the tquant kernel for its (d, K,
- *    bits, per-type structure: identity / diagonal / randomized Hadamard / dense), the
- *    matrices packed once; a bad row the kernel reports (a type without a transform, a
- *    non-finite value) becomes the C twin's error naming the node and the row;
- * 3. every qlinear step whose weights, scales and bias are constants gets the qgemm kernel for
- *    its (K, N, group, weight dtype, bias), the weights packed once; rows stay a runtime
- *    argument, so row-split chunks and new input shapes use the same kernel.
- * Kernels are built for |target| (NULL: the host) and cached per process (codegen/jit.h). The
- * installed kernels stay through re-plans for new input shapes (they depend on no dynamic
- * dim). Results: qlinear equal to fa_rt_qlinear bit for bit; fused steps equal to the C twin bit
- * for bit for identity, diagonal and dense types, Hadamard types within one code at ties. The
- * plan owns the packed data. |out_stats| may be NULL. An error (out of memory, a failed build)
- * leaves the plan valid, with the kernels installed so far. */
+/* fa_cg_plan_install with the JIT for |target| (NULL: the host); |out_stats| (may be NULL) also
+ * gets the kernels compiled and found cached, and their compile time. */
 fa_status fa_cg_plan_install_jit(fa_rt_plan *plan, const fa_jit_target *target,
                                  fa_cg_plan_jit_stats *out_stats);
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codegen/jit.h"
+#include "codegen/target.h"
 #include "ir/ir.h"
 
 /* Which instructions a kernel uses; AUTO picks the best the target's features allow. */
@@ -77,6 +77,10 @@ void fa_qgemm_packed_free(fa_qgemm_packed *p);
 /* Writes the cache signature of |key| (op, dtypes, static dims, path, CPU and features) into
  * |buf|; returns false when it does not fit. */
 bool fa_qgemm_signature(const fa_qgemm_key *key, char *buf, size_t size);
+
+/* Emits the kernel for |key| (a const fa_qgemm_key *) as function |symbol| into |m|: a
+ * fa_jit_emit_fn (codegen/jit.h), for the JIT cache and for AOT objects. */
+fa_status fa_qgemm_emit(const void *key, fa_jit_module *m, const char *symbol);
 
 /* Builds the kernel for |key| or fetches it from the JIT cache. The function stays valid until
  * fa_jit_shutdown. */

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "codegen/jit.h"
+#include "codegen/target.h"
 
 enum { FA_TQUANT_TYPES_MAX = 8, FA_TQUANT_D_MAX = 16384 };
 
@@ -98,6 +98,10 @@ static inline FA_JIT_CALLER int64_t fa_tquant_run(fa_tquant_fn fn, const float *
 /* Writes the cache signature of |key| (op, d, K, bits, kinds, path, CPU and features) into
  * |buf|; returns false when it does not fit. */
 bool fa_tquant_signature(const fa_tquant_key *key, char *buf, size_t size);
+
+/* Emits the kernel for |key| (a const fa_tquant_key *) as function |symbol| into |m|: a
+ * fa_jit_emit_fn (codegen/jit.h), for the JIT cache and for AOT objects. */
+fa_status fa_tquant_emit(const void *key, fa_jit_module *m, const char *symbol);
 
 /* Builds the kernel for |key| or fetches it from the JIT cache. The function stays valid until
  * fa_jit_shutdown. */
