@@ -10,6 +10,7 @@
 #include "codegen/kernels.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -43,14 +44,31 @@ static uint64_t rows_of(const fa_rt_tensor *t) {
     return rows;
 }
 
+static bool qgemm_signature(const void *key, char *buf, size_t size) {
+    return fa_qgemm_signature(key, buf, size);
+}
+static bool tquant_signature(const void *key, char *buf, size_t size) {
+    return fa_tquant_signature(key, buf, size);
+}
+
+static const fa_cg_kernel_family_info families[FA_CG_KERNEL_FAMILIES] = {
+    [FA_CG_KERNEL_QGEMM] = {"qgemm", sizeof(fa_qgemm_key), offsetof(fa_qgemm_key, target),
+                            qgemm_signature},
+    [FA_CG_KERNEL_TQUANT] = {"tquant", sizeof(fa_tquant_key),
+                             offsetof(fa_tquant_key, target), tquant_signature},
+};
+
+const fa_cg_kernel_family_info *fa_cg_kernel_family_get(fa_cg_kernel_family family) {
+    return family < FA_CG_KERNEL_FAMILIES ? &families[family] : NULL;
+}
+
 /* The address of the kernel for |key| from |src|. */
 static fa_status source_get(const fa_cg_kernel_source *src, fa_cg_kernel_family family,
                             const void *key, uint64_t *out_addr) {
-    char sig[sizeof ((fa_jit_target *)0)->features + 512];
-    bool fits = family == FA_CG_KERNEL_QGEMM ? fa_qgemm_signature(key, sig, sizeof sig)
-                                             : fa_tquant_signature(key, sig, sizeof sig);
-    if (!fits)
-        return fa_status_make(FA_STATUS_INTERNAL, "kernel signature does not fit");
+    char sig[FA_CG_SIGNATURE_MAX];
+    if (!families[family].signature(key, sig, sizeof sig))
+        return fa_status_make(FA_STATUS_INTERNAL, "%s: kernel signature does not fit",
+                              families[family].name);
     return src->get(src->user, family, key, sig, out_addr);
 }
 

@@ -12,6 +12,8 @@
 #ifndef FA_CODEGEN_KERNELS_H
 #define FA_CODEGEN_KERNELS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "codegen/target.h"
@@ -21,7 +23,21 @@
 typedef enum fa_cg_kernel_family {
     FA_CG_KERNEL_QGEMM,  /* key: fa_qgemm_key, function: fa_qgemm_fn */
     FA_CG_KERNEL_TQUANT, /* key: fa_tquant_key, function: fa_tquant_fn */
+    FA_CG_KERNEL_FAMILIES
 } fa_cg_kernel_family;
+
+/* A family's name ("qgemm", ...), key size, where its key holds the target, and its cache
+ * signature (false when |buf| is short). */
+typedef struct fa_cg_kernel_family_info {
+    const char *name;
+    size_t key_size, target_offset;
+    bool (*signature)(const void *key, char *buf, size_t size);
+} fa_cg_kernel_family_info;
+
+const fa_cg_kernel_family_info *fa_cg_kernel_family_get(fa_cg_kernel_family family);
+
+/* Room for any family's signature. */
+enum { FA_CG_SIGNATURE_MAX = sizeof(((fa_jit_target *)0)->features) + 512 };
 
 /* Where kernels come from. |get| returns in |*out_addr| the address of the kernel of |family|
  * for |key| (a fa_qgemm_key / fa_tquant_key, checked) whose cache signature is |signature|. */

@@ -4,15 +4,22 @@
 #include "codegen/qgemm.h"
 #include "codegen/tquant.h"
 
+fa_jit_emit_fn fa_cg_kernel_emit_fn(fa_cg_kernel_family family) {
+    switch (family) {
+    case FA_CG_KERNEL_QGEMM: return fa_qgemm_emit;
+    case FA_CG_KERNEL_TQUANT: return fa_tquant_emit;
+    case FA_CG_KERNEL_FAMILIES: break;
+    }
+    return NULL;
+}
+
 static fa_status jit_get(void *user, fa_cg_kernel_family family, const void *key,
                          const char *signature, uint64_t *out_addr) {
     (void)user;
-    if (family == FA_CG_KERNEL_QGEMM) {
-        const fa_qgemm_key *k = key;
-        return fa_jit_kernel_get(signature, &k->target, "qgemm", fa_qgemm_emit, key, out_addr);
-    }
-    const fa_tquant_key *k = key;
-    return fa_jit_kernel_get(signature, &k->target, "tquant", fa_tquant_emit, key, out_addr);
+    const fa_cg_kernel_family_info *info = fa_cg_kernel_family_get(family);
+    const fa_jit_target *t = (const fa_jit_target *)((const char *)key + info->target_offset);
+    return fa_jit_kernel_get(signature, t, info->name, fa_cg_kernel_emit_fn(family), key,
+                             out_addr);
 }
 
 const fa_cg_kernel_source fa_cg_jit_source = {jit_get, NULL};

@@ -7,6 +7,9 @@
 #include "codegen/jit.h"
 #include "codegen/kernels.h"
 
+/* The emit function of |family|'s generator (NULL for an unknown family). */
+fa_jit_emit_fn fa_cg_kernel_emit_fn(fa_cg_kernel_family family);
+
 /* The JIT as a kernel source: builds each kernel (or finds it in the process's cache). */
 extern const fa_cg_kernel_source fa_cg_jit_source;
 
