@@ -92,7 +92,8 @@ void fa_jit_target_host(fa_jit_target *out) {
 }
 
 /* A target machine for |cpu| and |features|; the caller disposes it. */
-static fa_status make_tm(const char *cpu, const char *features, LLVMTargetMachineRef *out) {
+static fa_status make_tm_for(const char *cpu, const char *features, LLVMRelocMode reloc,
+                             LLVMCodeModel model, LLVMTargetMachineRef *out) {
     LLVMTargetRef target;
     char *msg = NULL;
     if (LLVMGetTargetFromTriple(triple, &target, &msg)) {
@@ -100,11 +101,16 @@ static fa_status make_tm(const char *cpu, const char *features, LLVMTargetMachin
         LLVMDisposeMessage(msg);
         return s;
     }
-    *out = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelDefault,
-                                   LLVMRelocDefault, LLVMCodeModelJITDefault);
+    *out = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelDefault, reloc,
+                                   model);
     if (!*out)
         return fa_status_make(FA_STATUS_INTERNAL, "jit: cannot make a target machine for %s", cpu);
     return FA_OK;
+}
+
+/* A target machine for JIT code. */
+static fa_status make_tm(const char *cpu, const char *features, LLVMTargetMachineRef *out) {
+    return make_tm_for(cpu, features, LLVMRelocDefault, LLVMCodeModelJITDefault, out);
 }
 
 /* Creates the LLJIT on first use: a JIT target machine for the host CPU and features (kernels
@@ -310,6 +316,31 @@ static fa_status build(const fa_jit_target *t, const char *name, fa_jit_emit_fn 
         return s;
     }
     return fa_jit_module_finish(m, symbol, out_addr);
+}
+
+fa_status fa_jit_module_write_object(fa_jit_module *m, const char *path) {
+    session_lock();
+    fa_status s = optimize(m);
+    LLVMTargetMachineRef tm = NULL;
+    if (!s)
+        s = make_tm_for(m->target.cpu, m->target.features, LLVMRelocPIC, LLVMCodeModelDefault,
+                        &tm);
+    if (!s) {
+        char *msg = NULL;
+        /* The C API takes a non-const file name. */
+        char *name = strdup(path);
+        if (!name)
+            s = fa_status_make(FA_STATUS_OUT_OF_MEMORY, "jit: out of memory");
+        else if (LLVMTargetMachineEmitToFile(tm, m->mod, name, LLVMObjectFile, &msg)) {
+            s = fa_status_make(FA_STATUS_IO, "%s: cannot write the object: %s", path, msg);
+            LLVMDisposeMessage(msg);
+        }
+        free(name);
+        LLVMDisposeTargetMachine(tm);
+    }
+    fa_jit_module_destroy(m);
+    session_unlock();
+    return s;
 }
 
 fa_status fa_jit_kernel_get(const char *signature, const fa_jit_target *t, const char *name,

@@ -37,6 +37,9 @@ LLVMValueRef fa_jit_module_add_function(fa_jit_module *m, const char *name, LLVM
 /* Verifies the module, runs `default<O3>` for the target, adds it to the JIT and looks up
  * |symbol| into |*out_addr|. Always consumes |m|. */
 fa_status fa_jit_module_finish(fa_jit_module *m, const char *symbol, uint64_t *out_addr);
+/* Verifies the module, runs `default<O3>` for the target and writes it to |path| as a
+ * position-independent object file (for AOT libraries; codegen/aot.h). Always consumes |m|. */
+fa_status fa_jit_module_write_object(fa_jit_module *m, const char *path);
 /* Drops a module that will not be compiled; NULL is a no-op. */
 void fa_jit_module_destroy(fa_jit_module *m);
 

@@ -378,5 +378,11 @@ char *fa_graph_print_to_string(const fa_graph *g, const fa_print_options *opts);
  * numbers (for split input files). The result is verified. */
 fa_status fa_graph_parse(const char *text, size_t len, const char *filename, const char *base_dir,
                          int line_offset, fa_graph **out_graph);
+/* Like fa_graph_parse (no line offset), but every file<"...", offset> constant is the |nbytes|
+ * bytes at |offset| of the in-memory |blob| (|blob_len| bytes, which must outlive the graph;
+ * the constants borrow it), whatever file name the text records: how an AOT library reads the
+ * model and weights compiled into it. */
+fa_status fa_graph_parse_blob(const char *text, size_t len, const char *filename,
+                              const void *blob, uint64_t blob_len, fa_graph **out_graph);
 
 #endif

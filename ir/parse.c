@@ -458,6 +458,25 @@ static fa_status parse_graph(parser *ps) {
     return FA_OK;
 }
 
+static fa_status parse_text(parser *ps, fa_graph **out_graph) {
+    ps->g = fa_graph_create("main");
+    fa_status st = parse_graph(ps);
+    if (!st) {
+        st = fa_graph_verify(ps->g);
+        if (st)
+            st = fa_status_prefix(st, "%s: error", ps->filename);
+    }
+    free(ps->names);
+    free(ps->scratch);
+    if (st) {
+        fa_graph_destroy(ps->g);
+        *out_graph = NULL;
+        return st;
+    }
+    *out_graph = ps->g;
+    return FA_OK;
+}
+
 fa_status fa_graph_parse(const char *text, size_t len, const char *filename, const char *base_dir,
                          int line_offset, fa_graph **out_graph) {
     parser ps;
@@ -468,20 +487,18 @@ fa_status fa_graph_parse(const char *text, size_t len, const char *filename, con
     ps.base_dir = base_dir;
     ps.line = 1 + line_offset;
     ps.col = 1;
-    ps.g = fa_graph_create("main");
-    fa_status st = parse_graph(&ps);
-    if (!st) {
-        st = fa_graph_verify(ps.g);
-        if (st)
-            st = fa_status_prefix(st, "%s: error", ps.filename);
-    }
-    free(ps.names);
-    free(ps.scratch);
-    if (st) {
-        fa_graph_destroy(ps.g);
-        *out_graph = NULL;
-        return st;
-    }
-    *out_graph = ps.g;
-    return FA_OK;
+    return parse_text(&ps, out_graph);
+}
+
+fa_status fa_graph_parse_blob(const char *text, size_t len, const char *filename,
+                              const void *blob, uint64_t blob_len, fa_graph **out_graph) {
+    parser ps;
+    memset(&ps, 0, sizeof ps);
+    ps.src = ps.p = text;
+    ps.end = text + len;
+    ps.filename = filename ? filename : "<input>";
+    ps.blob = blob;
+    ps.blob_len = blob_len;
+    ps.line = ps.col = 1;
+    return parse_text(&ps, out_graph);
 }

@@ -38,6 +38,9 @@ typedef struct name_entry {
 typedef struct parser {
     const char *src, *end, *p;
     const char *filename, *base_dir;
+    /* When set, file<> references read from this blob (fa_graph_parse_blob) instead. */
+    const unsigned char *blob;
+    uint64_t blob_len;
     int line, col;
     token tok;
     fa_graph *g;

@@ -248,6 +248,25 @@ fa_status fa_parse_tensor(parser *ps, const char *const_name, fa_value **out_con
             free(rel);
             return st;
         }
+        if (ps->blob) { /* fa_graph_parse_blob: the bytes are in memory, borrowed */
+            free(rel);
+            uint64_t nb = nbytes;
+            if ((uint64_t)offset > ps->blob_len || nb > ps->blob_len - (uint64_t)offset)
+                return fa_parse_error_at(ps, fline, fcol,
+                                         "constant '%s' needs bytes [%lld, %llu) of a %llu-byte "
+                                         "data blob",
+                                         const_name, (long long)offset,
+                                         (unsigned long long)((uint64_t)offset + nb),
+                                         (unsigned long long)ps->blob_len);
+            st = fa_graph_add_const_borrowed(ps->g, const_name, &type, ps->blob + offset, nb,
+                                             out_const);
+            if (st) {
+                fa_parse_error_at(ps, fline, fcol, "%s", fa_status_message(st));
+                fa_status_free(st);
+                return ps->err;
+            }
+            return FA_OK;
+        }
         size_t blen = ps->base_dir ? strlen(ps->base_dir) : 0;
         char *full = malloc(blen + strlen(rel) + 2);
         if (!full) {
