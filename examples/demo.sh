@@ -2,7 +2,9 @@
 # The freeact demo: import the example diffusion LLM, clean it up and fuse its linear layers and
 # RMSNorms with the pass pipeline, evaluate it with the reference runtime against the metrics
 # PyTorch measured at export time, then quantize it with FreeAct at W4A8 (masked and unmasked
-# tokens get their own activation transforms) and evaluate the quantized model.
+# tokens get their own activation transforms), evaluate the quantized model with JIT-generated
+# kernels, and compile it ahead of time into a shared library that a C program
+# (examples/aot/run_model.c) links and evaluates.
 set -eu
 cd "$(dirname "$0")/.."
 fa=build/bin/freeact
@@ -46,3 +48,11 @@ echo "== 5. evaluate the quantized model (planned runtime, JIT-generated integer
 "$fa" eval "$out/dllm.freeact-w4a8.fir" --input input_ids=$ex/eval_input_ids.npy \
     --targets $ex/eval_targets.npy --target-mask $ex/eval_target_mask.npy --batch 32 \
     --group-by $ex/eval_ratio.npy | sed 's/^group /mask ratio /; s/^/   /'
+
+echo "== 6. compile it ahead of time into a shared library and run it from C"
+"$fa" compile "$out/dllm.freeact-w4a8.fir" --method none -o "$out/dllm.so" -v 2>&1 | sed 's/^/   /'
+cc -O2 -std=c11 -DMODEL=dllm -I"$out" -Iexamples/aot examples/aot/run_model.c "$out/dllm.so" \
+    -Wl,-rpath,"$PWD/$out" -o "$out/run_dllm"
+echo "   $out/run_dllm (examples/aot/run_model.c linked with $out/dllm.so, declared in $out/dllm.h):"
+"$out/run_dllm" $ex/eval_input_ids.npy --batch 32 \
+    --eval $ex/eval_targets.npy $ex/eval_target_mask.npy | sed 's/^/   all:           /'
