@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "codegen/qgemm.h"
+#include "codegen/rowops.h"
 #include "codegen/tquant.h"
 #include "runtime/kernels.h"
 
@@ -50,12 +51,17 @@ static bool qgemm_signature(const void *key, char *buf, size_t size) {
 static bool tquant_signature(const void *key, char *buf, size_t size) {
     return fa_tquant_signature(key, buf, size);
 }
+static bool rowop_signature(const void *key, char *buf, size_t size) {
+    return fa_rowop_signature(key, buf, size);
+}
 
 static const fa_cg_kernel_family_info families[FA_CG_KERNEL_FAMILIES] = {
     [FA_CG_KERNEL_QGEMM] = {"qgemm", sizeof(fa_qgemm_key), offsetof(fa_qgemm_key, target),
                             qgemm_signature},
     [FA_CG_KERNEL_TQUANT] = {"tquant", sizeof(fa_tquant_key),
                              offsetof(fa_tquant_key, target), tquant_signature},
+    [FA_CG_KERNEL_ROWOP] = {"rowop", sizeof(fa_rowop_key), offsetof(fa_rowop_key, target),
+                            rowop_signature},
 };
 
 const fa_cg_kernel_family_info *fa_cg_kernel_family_get(fa_cg_kernel_family family) {
@@ -324,6 +330,11 @@ fa_status fa_cg_plan_install(fa_rt_plan *plan, const fa_jit_target *target,
         else if (n->op == FA_OP_ROUTED_TRANSFORM && second != FA_RT_PLAN_NONE)
             s = install_tquant(plan, si, n, fa_rt_plan_step_node(plan, second), target, src,
                                &st);
+        else if (n->op == FA_OP_RMS_NORM || n->op == FA_OP_SWIGLU || n->op == FA_OP_GELU ||
+                 n->op == FA_OP_SOFTMAX) {
+            bool installed;
+            s = fa_cg_rowop_install(plan, si, n, target, src, &st, &installed);
+        }
         if (s) {
             char where[256];
             s = fa_status_prefix(s, "%s", fa_node_describe(n, where, sizeof where));

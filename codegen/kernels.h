@@ -23,6 +23,7 @@
 typedef enum fa_cg_kernel_family {
     FA_CG_KERNEL_QGEMM,  /* key: fa_qgemm_key, function: fa_qgemm_fn */
     FA_CG_KERNEL_TQUANT, /* key: fa_tquant_key, function: fa_tquant_fn */
+    FA_CG_KERNEL_ROWOP,  /* key: fa_rowop_key, function: fa_rowop_fn */
     FA_CG_KERNEL_FAMILIES
 } fa_cg_kernel_family;
 
@@ -52,10 +53,12 @@ typedef struct fa_cg_plan_jit_stats {
     uint32_t qlinear_steps;    /* qlinear steps now running a generated GEMM/GEMV */
     uint32_t tquant_steps;     /* fused routed_transform + quantize steps running generated code */
     uint32_t fused_pairs;      /* routed_transform + quantize pairs fused by this call */
+    uint32_t rowop_steps;      /* rms_norm / swiglu / gelu / softmax steps running generated code */
     uint32_t c_steps;          /* qlinear / fused steps left to the C kernels (weights or
                                   transforms not constant, or a shape the generators reject) */
     uint32_t kernels_compiled; /* kernels built by this call (JIT cache misses) */
     uint32_t kernels_cached;   /* kernels found in the process's JIT cache */
+    uint32_t kernels_from_disk; /* of the compiled ones, loaded from the disk cache */
     double compile_ms;         /* build time of those kernels: IR, O3, machine code */
     double install_ms;         /* the whole call, packing included */
     uint64_t packed_bytes;     /* packed weights (w only) and transforms held by the plan */
@@ -70,7 +73,9 @@ typedef struct fa_cg_plan_jit_stats {
  *    non-finite value) becomes the C twin's error naming the node and the row;
  * 3. every qlinear step whose weights, scales and bias are constants gets the qgemm kernel for
  *    its (K, N, group, weight dtype, bias), the weights packed once; rows stay a runtime
- *    argument, so row-split chunks and new input shapes use the same kernel.
+ *    argument, so row-split chunks and new input shapes use the same kernel;
+ * 4. every rms_norm / swiglu / gelu / softmax step fa_rowop_key_from_node takes gets the rowop
+ *    kernel for its op and last dim (codegen/rowops.h).
  * Kernels are for |target| (which |src| must serve). The installed kernels stay through
  * re-plans for new input shapes (they depend on no dynamic dim). Results: qlinear equal to
  * fa_rt_qlinear bit for bit; fused steps equal to the C twin bit for bit for identity, diagonal

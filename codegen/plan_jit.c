@@ -2,12 +2,14 @@
 #include "codegen/plan_jit.h"
 
 #include "codegen/qgemm.h"
+#include "codegen/rowops.h"
 #include "codegen/tquant.h"
 
 fa_jit_emit_fn fa_cg_kernel_emit_fn(fa_cg_kernel_family family) {
     switch (family) {
     case FA_CG_KERNEL_QGEMM: return fa_qgemm_emit;
     case FA_CG_KERNEL_TQUANT: return fa_tquant_emit;
+    case FA_CG_KERNEL_ROWOP: return fa_rowop_emit;
     case FA_CG_KERNEL_FAMILIES: break;
     }
     return NULL;
@@ -38,6 +40,7 @@ fa_status fa_cg_plan_install_jit(fa_rt_plan *plan, const fa_jit_target *target,
     fa_jit_stats_get(&after);
     st.kernels_compiled = (uint32_t)(after.compiled - before.compiled);
     st.kernels_cached = (uint32_t)(after.hits - before.hits);
+    st.kernels_from_disk = (uint32_t)(after.disk_hits - before.disk_hits);
     st.compile_ms = after.total_ms - before.total_ms;
     if (out_stats)
         *out_stats = st;

@@ -1,0 +1,261 @@
+/* Row kernels in the planned runtime, without LLVM (linked into AOT libraries): rowop keys from
+ * nodes, signatures, and the step kernel that runs a generated row kernel with the executor's
+ * calling convention (see rowops.h and kernels.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/rowops.h"
+#include "runtime/kernels.h"
+
+const char *fa_rowop_kind_name(fa_rowop_kind op) {
+    switch (op) {
+    case FA_ROWOP_RMS_NORM: return "rms_norm";
+    case FA_ROWOP_SWIGLU: return "swiglu";
+    case FA_ROWOP_GELU: return "gelu";
+    case FA_ROWOP_SOFTMAX: return "softmax";
+    }
+    return "?";
+}
+
+static const char *path_name(fa_rowop_path p) {
+    switch (p) {
+    case FA_ROWOP_AUTO: return "auto";
+    case FA_ROWOP_AVX512: return "avx512";
+    case FA_ROWOP_AVX2: return "avx2";
+    case FA_ROWOP_GENERIC: return "generic";
+    }
+    return "?";
+}
+
+fa_status fa_rowop_key_check(const fa_rowop_key *key, fa_rowop_path *out_path) {
+    bool rowwise = key->op == FA_ROWOP_RMS_NORM || key->op == FA_ROWOP_SOFTMAX;
+    if (key->op < FA_ROWOP_RMS_NORM || key->op > FA_ROWOP_SOFTMAX)
+        return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "rowop: unknown op %d", (int)key->op);
+    const char *name = fa_rowop_kind_name(key->op);
+    if (rowwise ? key->d < 1 || key->d > FA_ROWOP_D_MAX : key->d != 0)
+        return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "rowop %s: d = %lld, expected %s", name,
+                              (long long)key->d, rowwise ? "1..2^24" : "0 (elementwise)");
+    if ((key->has_gamma || key->epsilon != 0.0) && key->op != FA_ROWOP_RMS_NORM)
+        return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "rowop %s: gamma or epsilon set", name);
+    if (key->gelu_tanh && key->op != FA_ROWOP_GELU)
+        return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "rowop %s: gelu form set", name);
+    fa_rowop_path p = key->path;
+    if (p == FA_ROWOP_AUTO)
+        p = fa_jit_target_has(&key->target, "avx512f") ? FA_ROWOP_AVX512
+            : fa_jit_target_has(&key->target, "avx2")  ? FA_ROWOP_AVX2
+                                                       : FA_ROWOP_GENERIC;
+    if ((p == FA_ROWOP_AVX512 && !fa_jit_target_has(&key->target, "avx512f")) ||
+        (p == FA_ROWOP_AVX2 && !fa_jit_target_has(&key->target, "avx2")))
+        return fa_status_make(FA_STATUS_UNSUPPORTED, "rowop: path %s needs features cpu %s lacks",
+                              path_name(p), key->target.cpu);
+    *out_path = p;
+    return FA_OK;
+}
+
+bool fa_rowop_signature(const fa_rowop_key *key, char *buf, size_t size) {
+    fa_rowop_path p;
+    fa_status s = fa_rowop_key_check(key, &p);
+    if (s) {
+        fa_status_free(s);
+        p = key->path;
+    }
+    int len =
+        snprintf(buf, size, "rowop %s d=%lld gamma=%d eps=%a tanh=%d path=%s cpu=%s features=%s",
+                 fa_rowop_kind_name(key->op), (long long)key->d, key->has_gamma, key->epsilon,
+                 key->gelu_tanh, path_name(p), key->target.cpu, key->target.features);
+    return len >= 0 && (size_t)len < size;
+}
+
+/* ---- keys from nodes ---- */
+
+/* Whether |axis| names the last dim of a value of rank |rank| (-1 when unknown). */
+static bool is_last_axis(int64_t axis, int rank) {
+    return axis == -1 || (rank >= 1 && axis == rank - 1);
+}
+
+static bool is_f32(const fa_value *v) { return v && v->type.dtype == FA_DT_F32; }
+
+bool fa_rowop_key_from_node(const fa_node *n, const fa_jit_target *target, fa_rowop_key *key) {
+    memset(key, 0, sizeof *key);
+    key->path = FA_ROWOP_AUTO;
+    key->target = *target;
+    if (n->num_results != 1 || n->num_operands < 1 || !is_f32(n->operands[0]) ||
+        !is_f32(n->results[0]))
+        return false;
+    const fa_type *xt = &n->operands[0]->type;
+    bool rowwise = n->op == FA_OP_RMS_NORM || n->op == FA_OP_SOFTMAX;
+    if (rowwise) {
+        if (xt->rank < 1 || !fa_dim_is_static(xt->dims[xt->rank - 1]) ||
+            !is_last_axis(fa_node_attr_int(n, "axis", -1), xt->rank))
+            return false;
+        key->d = xt->dims[xt->rank - 1].value;
+        if (key->d < 1 || key->d > FA_ROWOP_D_MAX)
+            return false;
+    }
+    switch (n->op) {
+    case FA_OP_RMS_NORM: {
+        key->op = FA_ROWOP_RMS_NORM;
+        const fa_attr *eps = fa_node_attr(n, "epsilon");
+        if (!eps || n->num_operands > 2)
+            return false;
+        key->epsilon = fa_node_attr_float(n, "epsilon", 0.0);
+        const fa_value *gv = n->num_operands > 1 ? n->operands[1] : NULL;
+        if (gv) {
+            const fa_tensor *gt = gv->kind == FA_VALUE_CONST ? gv->tensor : NULL;
+            if (!gt || gt->type.dtype != FA_DT_F32 || gt->type.rank != 1 ||
+                gt->type.dims[0].value != key->d)
+                return false;
+            key->has_gamma = true;
+        }
+        break;
+    }
+    case FA_OP_SOFTMAX: key->op = FA_ROWOP_SOFTMAX; break;
+    case FA_OP_SWIGLU:
+        key->op = FA_ROWOP_SWIGLU;
+        if (n->num_operands != 2 || !is_f32(n->operands[1]))
+            return false;
+        break;
+    case FA_OP_GELU: {
+        key->op = FA_ROWOP_GELU;
+        const char *approx = fa_node_attr_string(n, "approximate", "none");
+        if (strcmp(approx, "none") != 0 && strcmp(approx, "tanh") != 0)
+            return false;
+        key->gelu_tanh = strcmp(approx, "tanh") == 0;
+        break;
+    }
+    default: return false;
+    }
+    fa_rowop_path path;
+    fa_status s = fa_rowop_key_check(key, &path);
+    fa_status_free(s);
+    return s == FA_OK;
+}
+
+/* ---- the step kernel ---- */
+
+typedef struct rowop_ctx {
+    fa_rowop_fn fn;
+    fa_rowop_key key;
+    int64_t axis; /* the node's, for the C kernel */
+} rowop_ctx;
+
+/* Like fa_rt_tensor_alloc without zeroing: the generated kernels write every element. */
+static fa_status alloc_out(fa_rt_tensor *t, int rank, const int64_t *dims,
+                           const fa_rt_allocator *al) {
+    memset(t, 0, sizeof *t);
+    uint64_t n, bytes;
+    FA_TRY(fa_rt_shape_num_elements(rank, dims, &n));
+    FA_TRY(fa_rt_dtype_num_bytes(FA_DT_F32, n, &bytes));
+    void *p = al->alloc(al->user, (size_t)(bytes ? bytes : 1), 64);
+    if (!p)
+        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory allocating %llu bytes",
+                              (unsigned long long)bytes);
+    *t = fa_rt_tensor_view(FA_DT_F32, rank, dims, p, bytes);
+    return FA_OK;
+}
+
+static bool same_shape(const fa_rt_tensor *a, const fa_rt_tensor *b) {
+    if (a->rank != b->rank)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return false;
+    return true;
+}
+
+/* The C kernel of the op (the reference, and its error messages). */
+static fa_status c_kernel(const rowop_ctx *c, const fa_rt_tensor *const *ins, uint32_t nin,
+                          fa_rt_tensor *out, const fa_rt_allocator *al) {
+    switch (c->key.op) {
+    case FA_ROWOP_RMS_NORM:
+        return fa_rt_norm(FA_RT_NORM_RMS, ins[0], nin > 1 ? ins[1] : NULL, NULL, c->axis,
+                          c->key.epsilon, out, al);
+    case FA_ROWOP_SWIGLU: return fa_rt_swiglu(ins[0], ins[1], out, al);
+    case FA_ROWOP_GELU: return fa_rt_gelu(ins[0], c->key.gelu_tanh, out, al);
+    case FA_ROWOP_SOFTMAX: return fa_rt_softmax(false, ins[0], c->axis, out, al);
+    }
+    return fa_status_make(FA_STATUS_INTERNAL, "rowop: bad op");
+}
+
+/* Whether the operands are what the kernel was built for (else the C kernel runs). */
+static bool rowop_fits(const rowop_ctx *c, const fa_rt_tensor *const *ins, uint32_t nin) {
+    const fa_rt_tensor *x = ins[0];
+    if (!x || x->dtype != FA_DT_F32 || (x->rank < 1 && c->key.d > 0))
+        return false;
+    switch (c->key.op) {
+    case FA_ROWOP_RMS_NORM: {
+        const fa_rt_tensor *gamma = nin > 1 ? ins[1] : NULL;
+        if (x->dims[x->rank - 1] != c->key.d || (gamma != NULL) != c->key.has_gamma)
+            return false;
+        return !gamma ||
+               (gamma->dtype == FA_DT_F32 && gamma->rank == 1 && gamma->dims[0] == c->key.d);
+    }
+    case FA_ROWOP_SOFTMAX: return x->dims[x->rank - 1] == c->key.d;
+    case FA_ROWOP_SWIGLU:
+        return nin == 2 && ins[1] && ins[1]->dtype == FA_DT_F32 && same_shape(x, ins[1]);
+    case FA_ROWOP_GELU: return true;
+    }
+    return false;
+}
+
+/* ins: x (g for swiglu), then gamma (rms_norm) or u (swiglu); out: y of x's shape. */
+static fa_status rowop_kernel(const void *params, const fa_rt_tensor *const *ins, uint32_t nin,
+                              fa_rt_tensor *outs, uint32_t nout, const fa_rt_allocator *al) {
+    const rowop_ctx *c = params;
+    if (nout != 1 || nin < 1)
+        return fa_status_make(FA_STATUS_INTERNAL, "%s: bad step operands",
+                              fa_rowop_kind_name(c->key.op));
+    if (!rowop_fits(c, ins, nin))
+        return c_kernel(c, ins, nin, &outs[0], al);
+    const fa_rt_tensor *x = ins[0];
+    FA_TRY(fa_status_prefix(alloc_out(&outs[0], x->rank, x->dims, al), "%s",
+                            fa_rowop_kind_name(c->key.op)));
+    uint64_t n = 1; /* rows (rms_norm, softmax) or elements: bounded by the allocated bytes */
+    for (int i = 0; i < x->rank - (c->key.d > 0); i++)
+        n *= (uint64_t)x->dims[i];
+    if (n == 0 || (c->key.d > 0 && x->dims[x->rank - 1] == 0))
+        return FA_OK;
+    const float *x2 = c->key.op == FA_ROWOP_SWIGLU ? ins[1]->data : NULL;
+    const float *gamma = c->key.has_gamma ? ins[1]->data : NULL;
+    fa_rowop_run(c->fn, x->data, x2, gamma, outs[0].data, (int64_t)n);
+    return FA_OK;
+}
+
+fa_status fa_cg_rowop_step_create(const fa_rowop_key *key, fa_rowop_fn fn, int64_t axis,
+                                  fa_rt_step_kernel *out_kernel, void **out_params) {
+    *out_kernel = NULL;
+    *out_params = NULL;
+    rowop_ctx *c = calloc(1, sizeof *c);
+    if (!c)
+        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory");
+    c->fn = fn;
+    c->key = *key;
+    c->axis = axis;
+    *out_kernel = rowop_kernel;
+    *out_params = c;
+    return FA_OK;
+}
+
+fa_status fa_cg_rowop_install(fa_rt_plan *plan, uint32_t step, const fa_node *n,
+                              const fa_jit_target *target, const fa_cg_kernel_source *src,
+                              fa_cg_plan_jit_stats *st, bool *out_installed) {
+    *out_installed = false;
+    fa_rowop_key key;
+    if (!fa_rowop_key_from_node(n, target, &key))
+        return FA_OK;
+    char sig[FA_CG_SIGNATURE_MAX];
+    if (!fa_rowop_signature(&key, sig, sizeof sig))
+        return fa_status_make(FA_STATUS_INTERNAL, "rowop: kernel signature does not fit");
+    uint64_t addr = 0;
+    FA_TRY(src->get(src->user, FA_CG_KERNEL_ROWOP, &key, sig, &addr));
+    fa_rt_step_kernel kernel;
+    void *params;
+    /* Sources hand out addresses; converting one to a function pointer is what it is for. */
+    FA_TRY(fa_cg_rowop_step_create(&key, (fa_rowop_fn)(uintptr_t)addr,
+                                   fa_node_attr_int(n, "axis", -1), &kernel, &params));
+    FA_TRY(fa_rt_plan_set_step_kernel(plan, step, kernel, params, free));
+    st->rowop_steps++;
+    *out_installed = true;
+    return FA_OK;
+}
