@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Error.h>
@@ -22,6 +23,7 @@ typedef struct cache_entry {
     char *signature;
     uint64_t addr;
     double compile_ms;
+    char code_hash[33]; /* with the disk cache: the hash naming the kernel's object, else "" */
 } cache_entry;
 
 /* The process's session. |lock| guards everything below it; it is recursive because a build
@@ -305,9 +307,93 @@ fa_status fa_jit_module_finish(fa_jit_module *m, const char *symbol, uint64_t *o
     return FA_OK;
 }
 
-/* Makes the module, emits into it and finishes it. */
+/* ---- the disk cache ----------------------------------------------------------------------
+ * With FREEACT_KERNEL_CACHE=DIR, a built kernel's object file is kept as DIR/<hash>.o, where
+ * <hash> (128 bits, two FNV-1a 64 hashes) covers the kernel's unoptimised IR as printed
+ * (generator output, target CPU and features, data layout) and the LLVM version: a change in
+ * any of them gives another file, so a stale object is never reused. A later process finds the
+ * file and adds the object to its JIT, skipping O3 and codegen. Best effort: a file that cannot
+ * be read, loaded or written only means the kernel is compiled as without the cache. */
+
+static const char *disk_dir(void) {
+    const char *d = getenv("FREEACT_KERNEL_CACHE");
+    return d && *d ? d : NULL;
+}
+
+static uint64_t fnv1a(const char *p, uint64_t h) {
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ULL;
+    return h;
+}
+
+/* The hash of |m|'s IR and the LLVM version into |out| (32 hex digits). */
+static void code_hash(fa_jit_module *m, char out[33]) {
+    char *text = LLVMPrintModuleToString(m->mod);
+    unsigned major, minor, patch;
+    LLVMGetVersion(&major, &minor, &patch);
+    char ver[64];
+    snprintf(ver, sizeof ver, "llvm %u.%u.%u", major, minor, patch);
+    uint64_t a = fnv1a(ver, fnv1a(text, 0xcbf29ce484222325ULL));
+    uint64_t b = fnv1a(ver, fnv1a(text, 0x84222325cbf29ce4ULL ^ 0x5bd1e995ULL));
+    LLVMDisposeMessage(text);
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+}
+
+/* Adds object |buf| (consumed) to the JIT and looks up |symbol|. */
+static fa_status add_object(LLVMMemoryBufferRef buf, const char *symbol, uint64_t *out_addr) {
+    LLVMErrorRef err = LLVMOrcLLJITAddObjectFile(jit, LLVMOrcLLJITGetMainJITDylib(jit), buf);
+    if (err)
+        return llvm_error(err, "adding a cached object");
+    LLVMOrcExecutorAddress addr = 0;
+    last_session_error[0] = '\0';
+    err = LLVMOrcLLJITLookup(jit, &addr, symbol);
+    if (err) {
+        fa_status s = llvm_error(err, "looking up a cached kernel");
+        return last_session_error[0] ? fa_status_prefix(s, "%s", last_session_error) : s;
+    }
+    *out_addr = addr;
+    return FA_OK;
+}
+
+/* Optimises |m|, emits its object, writes it to |path| (atomically; failures ignored) and adds
+ * it to the JIT. Consumes |m|. */
+static fa_status compile_to_disk(fa_jit_module *m, const char *symbol, const char *path,
+                                 uint64_t *out_addr) {
+    fa_status s = optimize(m);
+    LLVMTargetMachineRef tm = NULL;
+    if (!s)
+        s = make_tm(m->target.cpu, m->target.features, &tm);
+    LLVMMemoryBufferRef buf = NULL;
+    if (!s) {
+        char *msg = NULL;
+        if (LLVMTargetMachineEmitToMemoryBuffer(tm, m->mod, LLVMObjectFile, &msg, &buf)) {
+            s = fa_status_make(FA_STATUS_INTERNAL, "jit: emitting an object: %s", msg);
+            LLVMDisposeMessage(msg);
+        }
+        LLVMDisposeTargetMachine(tm);
+    }
+    fa_jit_module_destroy(m);
+    if (s)
+        return s;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "wb");
+    if (f) {
+        size_t n = LLVMGetBufferSize(buf);
+        bool ok = fwrite(LLVMGetBufferStart(buf), 1, n, f) == n;
+        if (fclose(f) == 0 && ok && rename(tmp, path) == 0)
+            stats.disk_writes++;
+        else
+            remove(tmp);
+    }
+    return add_object(buf, symbol, out_addr);
+}
+
+/* Makes the module, emits into it and finishes it: through the disk cache when it is on, in
+ * which case the kernel's symbol becomes "fa_kc_<hash>" and |hash| gets the hash. */
 static fa_status build(const fa_jit_target *t, const char *name, fa_jit_emit_fn emit,
-                       const void *user, const char *symbol, uint64_t *out_addr) {
+                       const void *user, const char *symbol, uint64_t *out_addr, char hash[33]) {
+    hash[0] = '\0';
     fa_jit_module *m;
     FA_TRY(fa_jit_module_create(t, name, &m));
     fa_status s = emit(user, m, symbol);
@@ -315,7 +401,38 @@ static fa_status build(const fa_jit_target *t, const char *name, fa_jit_emit_fn 
         fa_jit_module_destroy(m);
         return s;
     }
-    return fa_jit_module_finish(m, symbol, out_addr);
+    const char *dir = disk_dir();
+    LLVMValueRef fn = dir ? LLVMGetNamedFunction(m->mod, symbol) : NULL;
+    if (!fn)
+        return fa_jit_module_finish(m, symbol, out_addr);
+    /* Hashed under a fixed name, so equal code gets one name in every process. */
+    LLVMSetValueName2(fn, "fa_kc", 5);
+    code_hash(m, hash);
+    char sym[48];
+    snprintf(sym, sizeof sym, "fa_kc_%s", hash);
+    LLVMSetValueName2(fn, sym, strlen(sym));
+    for (cache_entry *e = cache; e; e = e->next)
+        if (!strcmp(e->code_hash, hash)) { /* the same code under another signature */
+            fa_jit_module_destroy(m);
+            *out_addr = e->addr;
+            return FA_OK;
+        }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.o", dir, hash);
+    LLVMMemoryBufferRef buf = NULL;
+    char *msg = NULL;
+    if (LLVMCreateMemoryBufferWithContentsOfFile(path, &buf, &msg) == 0) {
+        s = add_object(buf, sym, out_addr);
+        if (!s) {
+            fa_jit_module_destroy(m);
+            stats.disk_hits++;
+            return FA_OK;
+        }
+        fa_status_free(s); /* unusable (truncated, foreign): compile and replace it */
+    } else {
+        LLVMDisposeMessage(msg);
+    }
+    return compile_to_disk(m, sym, path, out_addr);
 }
 
 fa_status fa_jit_module_write_object(fa_jit_module *m, const char *path) {
@@ -368,7 +485,7 @@ fa_status fa_jit_kernel_get(const char *signature, const fa_jit_target *t, const
     snprintf(symbol, sizeof symbol, "fa_kernel_%llu", (unsigned long long)module_count++);
     double t0 = now_ms();
     uint64_t addr = 0;
-    fa_status s = build(t, name, emit, user, symbol, &addr);
+    fa_status s = build(t, name, emit, user, symbol, &addr, e->code_hash);
     if (s) {
         free(e);
         free(sig);

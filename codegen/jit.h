@@ -49,7 +49,10 @@ typedef fa_status (*fa_jit_emit_fn)(const void *user, fa_jit_module *m, const ch
 
 /* Returns the kernel cached under |signature| (op, dtypes, static dims, CPU name and features:
  * whatever determines the code); on a miss makes a module named |name| for |t|, calls |emit|
- * once and finishes it. The address stays valid until fa_jit_shutdown. */
+ * once and finishes it. With FREEACT_KERNEL_CACHE=DIR in the environment a miss first looks
+ * for the kernel's object in DIR (named by a hash of its IR and the LLVM version) and writes
+ * the object there after compiling it, so later processes skip O3 and codegen. The address
+ * stays valid until fa_jit_shutdown. */
 fa_status fa_jit_kernel_get(const char *signature, const fa_jit_target *t, const char *name,
                             fa_jit_emit_fn emit, const void *user, uint64_t *out_addr);
 
@@ -61,6 +64,8 @@ typedef struct fa_jit_stats {
     double last_ir_ms;  /* the last build: emitting IR (up to fa_jit_module_finish) */
     double last_opt_ms; /* verify + O3 */
     double last_jit_ms; /* adding to the JIT, codegen and link (first lookup) */
+    uint64_t disk_hits;   /* kernels loaded from the disk cache (FREEACT_KERNEL_CACHE) */
+    uint64_t disk_writes; /* kernels written to it */
 } fa_jit_stats;
 
 void fa_jit_stats_get(fa_jit_stats *out);

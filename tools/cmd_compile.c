@@ -427,8 +427,9 @@ static fa_status report_jit(const fa_graph *g) {
     fa_status s = fa_cg_plan_install_jit(plan, NULL, &st);
     fa_rt_plan_destroy(plan);
     if (!s)
-        fprintf(stderr, "jit: %u kernels compiled (%u cached) in %.1f ms for this CPU\n",
-                st.kernels_compiled, st.kernels_cached, st.compile_ms);
+        fprintf(stderr,
+                "jit: %u kernels compiled (%u cached, %u from disk) in %.1f ms for this CPU\n",
+                st.kernels_compiled, st.kernels_cached, st.kernels_from_disk, st.compile_ms);
     return s;
 }
 

@@ -164,12 +164,13 @@ static fa_status engine_plan(fa_tool_engine_state *e) {
     FA_TRY(fa_cg_plan_install_jit(e->plan, NULL, &st));
     if (e->opt.verbose)
         fprintf(stderr,
-                "engine: plan+jit, %u threads; jit: %u kernels compiled (%u cached) in %.1f ms, "
-                "install %.1f ms; steps replaced: %u qlinear, %u transform+quantize (%u pairs "
-                "fused), %u left to C kernels; %.1f MiB packed\n",
-                e->opt.threads, st.kernels_compiled, st.kernels_cached, st.compile_ms,
-                st.install_ms, st.qlinear_steps, st.tquant_steps, st.fused_pairs, st.c_steps,
-                (double)st.packed_bytes / (1 << 20));
+                "engine: plan+jit, %u threads; jit: %u kernels compiled (%u cached, %u from disk) "
+                "in %.1f ms, install %.1f ms; steps replaced: %u qlinear, %u transform+quantize "
+                "(%u pairs fused), %u left to C kernels; %u row-op steps generated; %.1f MiB "
+                "packed\n",
+                e->opt.threads, st.kernels_compiled, st.kernels_cached, st.kernels_from_disk,
+                st.compile_ms, st.install_ms, st.qlinear_steps, st.tquant_steps, st.fused_pairs, st.c_steps,
+                st.rowop_steps, (double)st.packed_bytes / (1 << 20));
     return FA_OK;
 }
 
