@@ -171,16 +171,15 @@ fa_status fa_rt_slice(fa_rt_in x, fa_rt_in starts_t, fa_rt_in ends_t, fa_rt_in a
         dims[a] = cnt;
     }
     FA_TRY(fa_rt_alloc_out("Slice", out, x->dtype, x->rank, dims, al));
-    uint64_t n = fa_rt_tensor_num_elements(out);
-    int64_t xs[FA_MAX_RANK], idx[FA_MAX_RANK] = {0};
+    int64_t xs[FA_MAX_RANK], ss[FA_MAX_RANK], base = 0;
     fa_rt_strides(x->rank, x->dims, xs);
-    for (uint64_t o = 0; o < n; o++) {
-        int64_t off = 0;
-        for (int d = 0; d < x->rank; d++)
-            off += (first[d] + idx[d] * step[d]) * xs[d];
-        memcpy((char *)out->data + o * es, (const char *)x->data + (size_t)off * es, es);
-        fa_rt_index_next(x->rank, dims, idx);
+    for (int d = 0; d < x->rank; d++) {
+        base += first[d] * xs[d];
+        ss[d] = step[d] * xs[d];
     }
+    if (fa_rt_tensor_num_elements(out) > 0)
+        fa_rt_strided_copy(out->data, (const char *)x->data + (size_t)base * es, x->rank, dims,
+                           ss, es);
     return FA_OK;
 }
 

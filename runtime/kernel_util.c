@@ -1,6 +1,7 @@
 /* Helpers shared by the reference kernels: errors, integer-tensor reads, axes, iteration. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "runtime/kernel_util.h"
 
@@ -83,6 +84,45 @@ bool fa_rt_is_plain_int(fa_dtype dt) {
 }
 
 size_t fa_rt_elem_size(fa_dtype dt) { return fa_dtype_bits(dt) / 8; }
+
+void fa_rt_strided_copy(void *dst, const void *src, int rank, const int64_t *dims,
+                        const int64_t *strides, size_t es) {
+    uint64_t n = 1;
+    for (int d = 0; d < rank; d++)
+        n *= (uint64_t)dims[d];
+    if (n == 0)
+        return;
+    if (rank == 0) {
+        memcpy(dst, src, es);
+        return;
+    }
+    /* The last dim is the inner loop; the outer index advances the source offset. */
+    int64_t inner = dims[rank - 1], istride = strides[rank - 1];
+    int64_t idx[FA_MAX_RANK] = {0}, off = 0;
+    char *out = dst;
+    const char *in = src;
+    for (uint64_t done = 0; done < n; done += (uint64_t)inner) {
+        const char *row = in + off * (int64_t)es;
+        if (istride == 1) {
+            memcpy(out, row, (size_t)inner * es);
+        } else if (es == 4) {
+            uint32_t *o = (uint32_t *)(void *)out;
+            for (int64_t i = 0; i < inner; i++)
+                memcpy(&o[i], row + i * istride * 4, 4);
+        } else {
+            for (int64_t i = 0; i < inner; i++)
+                memcpy(out + i * (int64_t)es, row + i * istride * (int64_t)es, es);
+        }
+        out += (size_t)inner * es;
+        for (int d = rank - 2; d >= 0; d--) {
+            off += strides[d];
+            if (++idx[d] < dims[d])
+                break;
+            off -= strides[d] * dims[d];
+            idx[d] = 0;
+        }
+    }
+}
 
 bool fa_rt_index_next(int rank, const int64_t *dims, int64_t *idx) {
     for (int i = rank - 1; i >= 0; i--) {

@@ -33,6 +33,11 @@ size_t fa_rt_elem_size(fa_dtype dt);
 
 /* Multi-index odometer over |rank| dims: advances |idx| and returns false after the last. */
 bool fa_rt_index_next(int rank, const int64_t *dims, int64_t *idx);
+/* Gathers a strided view into a dense array: dst[i0, .., ik] (dims |dims|, row-major, elements of
+ * |es| bytes) = src[sum_d i_d * |strides|[d]] (strides in elements, any sign). Runs whose source
+ * is contiguous along the last dim are copied with memcpy; Transpose and Slice use it. */
+void fa_rt_strided_copy(void *dst, const void *src, int rank, const int64_t *dims,
+                        const int64_t *strides, size_t es);
 
 /* Checks |tt| (may be NULL) as a u8 token-type tensor with the dims of |x| but its last; |op|
  * names errors. Used by the kernels that route tokens by type. */

@@ -91,23 +91,7 @@ fa_status fa_rt_transpose(fa_rt_in x, const int64_t *perm_in, int nperm, fa_rt_t
         pstr[i] = istr[perm[i]];
     }
     FA_TRY(fa_rt_alloc_out("Transpose", out, x->dtype, rank, odims, al));
-    uint64_t n = fa_rt_tensor_num_elements(out);
-    if (n == 0)
-        return FA_OK;
-    int64_t idx[FA_MAX_RANK] = {0};
-    const char *src = x->data;
-    char *dst = out->data;
-    int64_t off = 0;
-    for (uint64_t o = 0; o < n; o++) {
-        memcpy(dst + o * es, src + (size_t)off * es, es);
-        for (int d = rank - 1; d >= 0; d--) {
-            off += pstr[d];
-            if (++idx[d] < odims[d])
-                break;
-            off -= pstr[d] * odims[d];
-            idx[d] = 0;
-        }
-    }
+    fa_rt_strided_copy(out->data, x->data, rank, odims, pstr, es);
     return FA_OK;
 }
 
