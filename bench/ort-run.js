@@ -286,7 +286,7 @@ async function createSession(ort, model) {
 }
 
 async function runMain(args) {
-  let model = null, outDir = null, listOutputs = false;
+  let model = null, outDir = null, listOutputs = false, repeat = 0;
   const inputs = new Map();
   const outputs = new Map();
   for (let i = 0; i < args.length; i++) {
@@ -302,6 +302,10 @@ async function runMain(args) {
       outDir = need(args, ++i, a);
     } else if (a === '--list-outputs') {
       listOutputs = true;
+    } else if (a === '--repeat') {
+      const v = need(args, ++i, a);
+      if (!/^\d+$/.test(v) || Number(v) < 1) throw new UsageError(`--repeat needs a positive integer, got '${v}'`);
+      repeat = Number(v);
     } else if (a.startsWith('--')) {
       throw new UsageError(`unknown option ${a}`);
     } else if (model === null) {
@@ -312,12 +316,14 @@ async function runMain(args) {
   }
   if (model === null) throw new UsageError('no model given');
   const ort = loadOrt();
+  const t0 = performance.now();
   const session = await createSession(ort, model);
+  const loadMs = performance.now() - t0;
   if (listOutputs) {
     for (const n of session.outputNames) console.log(n);
     return 0;
   }
-  if (outDir === null && outputs.size === 0) throw new UsageError('give --output-dir DIR or --output NAME=FILE');
+  if (outDir === null && outputs.size === 0 && !repeat) throw new UsageError('give --output-dir DIR or --output NAME=FILE (or --repeat N)');
 
   const meta = new Map((session.inputMetadata || []).map((m) => [m.name, m]));
   for (const n of inputs.keys()) {
@@ -353,10 +359,25 @@ async function runMain(args) {
 
   const fetch = outputs.size ? [...outputs.keys()] : session.outputNames;
   let result;
-  try {
-    result = await session.run(feeds, fetch);
-  } catch (e) {
-    throw new RunError(`ONNX Runtime run failed: ${e.message}`);
+  const times = [];
+  for (let r = 0; r <= repeat; r++) {
+    const t = performance.now();
+    try {
+      result = await session.run(feeds, fetch);
+    } catch (e) {
+      throw new RunError(`ONNX Runtime run failed: ${e.message}`);
+    }
+    times.push(performance.now() - t);
+  }
+  if (repeat) {
+    const sorted = times.slice(1).sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    console.log(JSON.stringify({ load_ms: loadMs, first_ms: times[0], median_ms: median,
+                                 min_ms: sorted[0], runs: repeat }));
+  }
+  if (outDir === null && outputs.size === 0) {
+    await session.release();
+    return 0;
   }
   if (outDir !== null) fs.mkdirSync(outDir, { recursive: true });
   const used = new Set();
@@ -377,6 +398,7 @@ async function runMain(args) {
 }
 
 const USAGE = `usage: node bench/ort-run.js MODEL.onnx --input NAME=FILE.npy ... (--output-dir DIR | --output NAME=FILE.npy ...)
+       node bench/ort-run.js MODEL.onnx --input NAME=FILE.npy ... --repeat N
        node bench/ort-run.js MODEL.onnx --list-outputs
        node bench/ort-run.js --compare A.npy B.npy [--name NAME] [--max-abs X] [--no-header]
 
@@ -384,7 +406,9 @@ Runs MODEL in ONNX Runtime (onnxruntime-node, CPU EP, graphOptimizationLevel 'al
 intraOpNumThreads from $ORT_INTRA_OP_THREADS if set; ORT's log level from $ORT_LOG_LEVEL,
 default 3 = errors only, 2 adds warnings). Every model input needs one --input.
 With --output-dir each output goes to DIR/NAME.npy (characters outside [A-Za-z0-9._-] in NAME
-become '_'); with --output only the named outputs are written.
+become '_'); with --output only the named outputs are written. --repeat N runs N more times
+after the first and prints one JSON line: load_ms (session creation), first_ms, median_ms and
+min_ms of the N repeats, runs.
 
 --compare reads A (candidate) and B (reference) and prints dtype, shape, max |A-B|, max
 |A-B|/max(|B|,1e-6), and the count of elements with |A-B| > 1e-7 + 1e-3*|B| (ONNX test

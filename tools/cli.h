@@ -20,6 +20,7 @@ int fa_cmd_eval(int argc, char **argv);
 int fa_cmd_stats(int argc, char **argv);
 int fa_cmd_compile(int argc, char **argv);
 int fa_cmd_report(int argc, char **argv);
+int fa_cmd_bench(int argc, char **argv);
 
 /* Prints "freeact: error: <message>" for |s| on stderr, frees it, returns 1. */
 int fa_cli_fail(fa_status s);

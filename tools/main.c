@@ -9,11 +9,13 @@
 static const fa_command commands[] = {
     {"import", "import an ONNX model and print or write its IR", fa_cmd_import},
     {"opt", "run a pass pipeline over a .fir file", fa_cmd_opt},
-    {"run", "run a model on .npy inputs with the reference interpreter", fa_cmd_run},
+    {"run", "run a model on .npy inputs (planned runtime with generated kernels)", fa_cmd_run},
     {"eval", "score a model's logits on an evaluation set (accuracy, NLL)", fa_cmd_eval},
     {"stats", "activation statistics per linear-layer input and token type", fa_cmd_stats},
-    {"compile", "quantize a model with calibration data (RTN ... FreeAct) into .fir", fa_cmd_compile},
+    {"compile", "quantize a model (RTN ... FreeAct) into .fir, or a .so / .a / .o library",
+     fa_cmd_compile},
     {"report", "per-site, per-token-type errors and clip ratios of a quantized .fir", fa_cmd_report},
+    {"bench", "throughput of a model on fixed inputs (tokens/s, JIT time, memory)", fa_cmd_bench},
 };
 static const unsigned num_commands = sizeof commands / sizeof commands[0];
 

@@ -162,6 +162,7 @@ static fa_status engine_plan(fa_tool_engine_state *e) {
     }
     fa_cg_plan_jit_stats st;
     FA_TRY(fa_cg_plan_install_jit(e->plan, NULL, &st));
+    e->jit = st;
     if (e->opt.verbose)
         fprintf(stderr,
                 "engine: plan+jit, %u threads; jit: %u kernels compiled (%u cached, %u from disk) "

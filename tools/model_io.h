@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 
+#include "codegen/kernels.h"
 #include "ir/ir.h"
 #include "runtime/plan.h"
 #include "runtime/tensor.h"
@@ -100,6 +101,7 @@ typedef struct fa_tool_engine_state {
     fa_rt_thread_pool *pool;
     double first_run_ms, run_ms; /* the first run (shape pass), and the others summed */
     uint32_t runs;
+    fa_cg_plan_jit_stats jit; /* what installing the generated kernels did (JIT engine) */
 } fa_tool_engine_state;
 
 /* Prepares |e| for |g| (which must outlive it): the thread pool for the planned engines. */
