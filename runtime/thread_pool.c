@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "runtime/thread_pool.h"
 
 typedef struct worker {
@@ -105,6 +107,10 @@ fa_status fa_rt_thread_pool_create(uint32_t num_threads, const fa_rt_allocator *
     if (num_threads > 1024)
         return fa_status_make(FA_STATUS_INVALID_ARGUMENT, "thread pool: %u threads, at most 1024",
                               num_threads);
+    /* The pool is the parallelism: BLAS calls inside its tasks run on the calling thread.
+     * OpenBLAS's own threads on top oversubscribe the cores and spin; on the 2-core CI machine
+     * under load the dLLM ran 8x slower with them (process-wide setting). */
+    openblas_set_num_threads(1);
     fa_rt_thread_pool *p = al->alloc(al->user, sizeof *p, 64);
     if (!p)
         return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "thread pool: out of memory");

@@ -5,15 +5,18 @@
  *   cc -O2 -DMODEL=NAME -I DIR examples/aot/run_model.c DIR/NAME.so -Wl,-rpath,DIR -o run_model
  * Usage:
  *   run_model [--threads N] [--batch B] INPUT.npy ... [-o OUTPUT.npy ...]
- *             [--eval TARGETS.npy MASK.npy]
+ *             [--eval TARGETS.npy MASK.npy] [--repeat N]
  * The inputs are the model's, in its order (NAME.h lists them); with --batch they are run B
  * samples (rows of axis 0) at a time and the outputs concatenated. --eval prints the token
  * accuracy of output 0 (logits [N, T, V]): argmax == target where the mask is non-zero, as
- * `freeact eval` computes it. */
+ * `freeact eval` computes it. --repeat N times N more runs of the whole input after the first
+ * and prints create_ms, first_ms and median_ms as one JSON line (bench/models uses it). */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifndef MODEL
 #error "compile with -DMODEL=NAME (the --name the model was compiled with)"
@@ -30,8 +33,42 @@ enum { MAX_IO = 16 };
 
 static int usage(void) {
     fprintf(stderr, "usage: run_model [--threads N] [--batch B] INPUT.npy ... [-o OUTPUT.npy ...]\n"
-                    "                 [--eval TARGETS.npy MASK.npy]\n");
+                    "                 [--eval TARGETS.npy MASK.npy] [--repeat N]\n");
     return 2;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Runs the whole input once, then |n| more times, and prints the times as JSON. */
+static int time_runs(FN(_model) * m, const freeact_tensor *in, int nin, double create_ms, int n) {
+    freeact_tensor out[MAX_IO];
+    double *t = malloc((size_t)(n + 1) * sizeof *t);
+    if (!t)
+        return -1;
+    for (int r = 0; r <= n; r++) {
+        double t0 = now_ms();
+        if (FN(_run)(m, in, (size_t)nin, out, FN(_num_outputs)) != 0) {
+            fprintf(stderr, "run_model: %s\n", FN(_error)(m));
+            free(t);
+            return -1;
+        }
+        t[r] = now_ms() - t0;
+    }
+    qsort(t + 1, (size_t)n, sizeof *t, cmp_double);
+    printf("{\"create_ms\": %.3f, \"first_ms\": %.3f, \"median_ms\": %.3f, \"min_ms\": %.3f, "
+           "\"runs\": %d}\n",
+           create_ms, t[0], t[1 + n / 2], t[1], n);
+    free(t);
+    return 0;
 }
 
 /* Rows [r0, r0 + n) of |t| along axis 0, as a view. */
@@ -98,11 +135,13 @@ static int score(const freeact_tensor *logits, const freeact_tensor *targets,
 
 int main(int argc, char **argv) {
     const char *in_paths[MAX_IO], *out_paths[MAX_IO], *eval_t = NULL, *eval_m = NULL;
-    int nin = 0, nout = 0, threads = 0;
+    int nin = 0, nout = 0, threads = 0, repeat = 0;
     long long batch = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
+            repeat = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
             batch = atoll(argv[++i]);
         else if (!strcmp(argv[i], "-o") && i + 1 < argc && nout < MAX_IO)
@@ -115,7 +154,7 @@ int main(int argc, char **argv) {
         else
             return usage();
     }
-    if (nin != FN(_num_inputs) || nout > FN(_num_outputs) || batch < 0) {
+    if (nin != FN(_num_inputs) || nout > FN(_num_outputs) || batch < 0 || repeat < 0) {
         fprintf(stderr, "run_model: %s takes %d inputs and gives %d outputs\n", STR(MODEL),
                 FN(_num_inputs), FN(_num_outputs));
         return usage();
@@ -125,7 +164,9 @@ int main(int argc, char **argv) {
     memset(all, 0, sizeof all);
     int rc = 1;
     char err[1024];
+    double t0 = now_ms();
     FN(_model) *m = FN(_create)(threads, err, sizeof err);
+    double create_ms = now_ms() - t0;
     if (!m) {
         fprintf(stderr, "run_model: %s\n", err);
         return 1;
@@ -135,6 +176,10 @@ int main(int argc, char **argv) {
             goto done;
     if (eval_t && (npy_read(eval_t, &targets) != 0 || npy_read(eval_m, &mask) != 0))
         goto done;
+    if (repeat) {
+        rc = time_runs(m, in, nin, create_ms, repeat) == 0 ? 0 : 1;
+        goto done;
+    }
     int64_t rows = in[0].rank ? in[0].dims[0] : 1, step = batch ? batch : rows;
     accuracy acc = {0, 0};
     for (int64_t r0 = 0; r0 < rows; r0 += step) {
