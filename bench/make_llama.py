@@ -12,7 +12,8 @@
 The block code is the example diffusion LM's (examples/dllm/train.py), with causal attention
 left out: attention costs the same either way, and every engine runs the same graph. Not
 committed; bench/models runs this into build/bench. Needs Debian's python3-torch, python3-onnx.
-usage: /usr/bin/python3 bench/make_llama.py OUT_DIR"""
+usage: /usr/bin/python3 bench/make_llama.py OUT_DIR
+       /usr/bin/python3 bench/make_llama.py --nbits SRC.onnx DST.onnx   (the rewrite alone)"""
 import os
 import sys
 
@@ -85,6 +86,10 @@ def rewrite_nbits(src, dst):
 
 
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--nbits":
+        n = rewrite_nbits(sys.argv[2], sys.argv[3])
+        print(f"{sys.argv[3]}: {n} MatMuls -> MatMulNBits")
+        return
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     out = sys.argv[1]

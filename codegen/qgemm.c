@@ -8,14 +8,19 @@
  *   bytes, byte [c * 4 + t] = w[tile column v * 16 + c, g * glen + 4 s + t]: exactly the
  *   operand of one vpdpbusd against 4 activation bytes broadcast as an i32 (TVM's layout). For
  *   i4 weights two consecutive steps share one block: low nibble step 2p, high nibble 2p + 1,
- *   so the kernel streams half the bytes and unpacks with two shifts. Padded columns and k
+ *   so the kernel streams half the bytes and unpacks with two shifts (VNNI512: one shift and
+ *   one and, giving 16 w as i8, see below). Padded columns and k
  *   positions hold zero weights, so they add nothing whatever activation meets them.
  * - Scales and column sums are packed per tile and group too ([tile][G][NR]), so each is one
  *   aligned vector load per group; the column sums serve the u8 x s8 paths: with
  *   u = code + 128 (code ^ 0x80), sum(code * w) = sum(u * w) - 128 * sum(w).
  * - Integer sums wrap modulo 2^32 (vpdpbusd, not vpdpbusds; IR adds without nsw); the final
  *   per-group value always fits (|code * w| <= 2^14 and a group is at most 131071 long, as
- *   fa_rt_qlinear requires), so the wrapped arithmetic gives it exactly.
+ *   fa_rt_qlinear requires), so the wrapped arithmetic gives it exactly. VNNI512 multiplies
+ *   i4 weights as 16 w (low nibble shifted up, high nibble masked: no sign extension, which
+ *   costs two more GFNI or shift ops per block on the vpdpbusd ports); the group's sum is then
+ *   16 times the dot product, at most 2^14 * 131071 < 2^31 in magnitude, so it too is exact
+ *   after wrapping and an arithmetic shift right by 4 recovers the dot product.
  * - Paths. VNNI512: vpdpbusd, MR = 4 rows per micro-tile. AVX2: i4 weights use pmaddubsw
  *   (u8 x s4 pairs are at most 2 * 255 * 8, no i16 saturation) then pmaddwd by ones; i8
  *   weights would saturate pmaddubsw, so they are sign-extended to i16 and multiplied with
@@ -75,10 +80,12 @@ static LLVMValueRef concat(gen *g, LLVMValueRef *v, unsigned n, unsigned w) {
 static LLVMValueRef acc_init(gen *g, LLVMValueRef colsum) {
     fa_irgen *ir = &g->ir;
     switch (g->path) {
-    case FA_QGEMM_VNNI512:
-        return LLVMBuildSub(
-            ir->b, LLVMConstNull(fa_irgen_vec(ir->i32, 16)),
-            LLVMBuildShl(ir->b, colsum, fa_irgen_const_splat_int(ir->i32, 16, 7), ""), "");
+    case FA_QGEMM_VNNI512: /* i4 weights enter as 16 w: -128 * 16 * colsum */
+        return LLVMBuildSub(ir->b, LLVMConstNull(fa_irgen_vec(ir->i32, 16)),
+                            LLVMBuildShl(ir->b, colsum,
+                                         fa_irgen_const_splat_int(ir->i32, 16, g->s.i4 ? 11 : 7),
+                                         ""),
+                            "");
     case FA_QGEMM_AVX2:
         if (g->s.i4)
             return LLVMBuildSub(
@@ -146,6 +153,8 @@ static LLVMValueRef acc_step(gen *g, LLVMValueRef acc, LLVMValueRef a, LLVMValue
 /* The group's <16 x i32> dot products from the accumulator. */
 static LLVMValueRef acc_finish(gen *g, LLVMValueRef acc) {
     fa_irgen *ir = &g->ir;
+    if (g->path == FA_QGEMM_VNNI512 && g->s.i4) /* exact: the sum is 16 times the dot product */
+        return LLVMBuildAShr(ir->b, acc, fa_irgen_const_splat_int(ir->i32, 16, 4), "");
     if (g->path != FA_QGEMM_AVX2 || g->s.i4)
         return acc;
     int even[16], odd[16];
@@ -188,7 +197,11 @@ static void emit_block(gen *g, int mr, LLVMValueRef *acc, LLVMValueRef wgrp, LLV
         LLVMValueRef off = fa_irgen_add64(ir, fa_irgen_mul64(ir, blk, NV * 64), v * 64);
         LLVMValueRef w = fa_irgen_load(ir, v64, fa_irgen_gep(ir, ir->i8, wgrp, off), 64);
         LLVMValueRef lo = w, hi = NULL;
-        if (g->s.i4) {
+        if (g->s.i4 && g->path == FA_QGEMM_VNNI512) {
+            /* 16 w as i8: the nibble moved to or kept in the high half, no sign extension. */
+            lo = LLVMBuildShl(ir->b, w, fa_irgen_const_splat_int(ir->i8, 64, 4), "");
+            hi = LLVMBuildAnd(ir->b, w, fa_irgen_const_splat_int(ir->i8, 64, 0xf0), "");
+        } else if (g->s.i4) {
             LLVMValueRef four = fa_irgen_const_splat_int(ir->i8, 64, 4);
             lo = LLVMBuildAShr(ir->b, LLVMBuildShl(ir->b, w, four, ""), four, "");
             hi = LLVMBuildAShr(ir->b, w, four, "");
