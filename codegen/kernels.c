@@ -331,7 +331,7 @@ fa_status fa_cg_plan_install(fa_rt_plan *plan, const fa_jit_target *target,
             s = install_tquant(plan, si, n, fa_rt_plan_step_node(plan, second), target, src,
                                &st);
         else if (n->op == FA_OP_RMS_NORM || n->op == FA_OP_SWIGLU || n->op == FA_OP_GELU ||
-                 n->op == FA_OP_SOFTMAX) {
+                 n->op == FA_OP_SOFTMAX || n->op == FA_OP_ROPE) {
             bool installed;
             s = fa_cg_rowop_install(plan, si, n, target, src, &st, &installed);
         }

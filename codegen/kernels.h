@@ -53,7 +53,7 @@ typedef struct fa_cg_plan_jit_stats {
     uint32_t qlinear_steps;    /* qlinear steps now running a generated GEMM/GEMV */
     uint32_t tquant_steps;     /* fused routed_transform + quantize steps running generated code */
     uint32_t fused_pairs;      /* routed_transform + quantize pairs fused by this call */
-    uint32_t rowop_steps;      /* rms_norm / swiglu / gelu / softmax steps running generated code */
+    uint32_t rowop_steps;      /* rms_norm / swiglu / gelu / softmax / rope steps, generated */
     uint32_t c_steps;          /* qlinear / fused steps left to the C kernels (weights or
                                   transforms not constant, or a shape the generators reject) */
     uint32_t kernels_compiled; /* kernels built by this call (JIT cache misses) */
@@ -74,8 +74,9 @@ typedef struct fa_cg_plan_jit_stats {
  * 3. every qlinear step whose weights, scales and bias are constants gets the qgemm kernel for
  *    its (K, N, group, weight dtype, bias), the weights packed once; rows stay a runtime
  *    argument, so row-split chunks and new input shapes use the same kernel;
- * 4. every rms_norm / swiglu / gelu / softmax step fa_rowop_key_from_node takes gets the rowop
- *    kernel for its op and last dim (codegen/rowops.h).
+ * 4. every rms_norm / swiglu / gelu / softmax / rope step fa_rowop_key_from_node takes gets the
+ *    rowop kernel for its op and last dim (codegen/rowops.h; rope's last dim may be a run-time
+ *    one).
  * Kernels are for |target| (which |src| must serve). The installed kernels stay through
  * re-plans for new input shapes (they depend on no dynamic dim). Results: qlinear equal to
  * fa_rt_qlinear bit for bit; fused steps equal to the C twin bit for bit for identity, diagonal

@@ -1,5 +1,5 @@
-/* Generated row kernels (rms_norm, swiglu, gelu, softmax): IR generation with the LLVM C API and
- * the cached entry point fa_rowop_get (keys, signatures and the step kernel: rowops_step.c).
+/* Generated row kernels (rms_norm, swiglu, gelu, softmax, rope): IR generation with the LLVM C API
+ * and the cached entry point fa_rowop_get (keys, signatures and the step kernel: rowops_step.c).
  *
  * Design note. The C twins compute each element in double and round to f32 once; so do these
  * kernels, with the twins' formulas and operation order, on vectors of W f32 lanes (16 AVX-512,
@@ -14,6 +14,10 @@
  * - softmax: max with the twin's rule (NaN sticks), sum of exp(x - max) in W double lanes, then
  *   exp(x - max) / sum recomputed (as the twin does); no scratch memory.
  * - gelu: libm's erfc / tanh per element (no vectorized erfc here yet), the twin's expression.
+ * - rope (rotate half): f32 throughout like the twin, in two runs per row, i < r = d - h and
+ *   i >= r with h = floor(d / 2): y[i] = x[i] cos[i] + (-x[i + h]) sin[i], then x[i] cos[i] +
+ *   x[i - r] sin[i], each product and the sum an IR fmul / fadd (no contraction), so bitwise.
+ *   d is the key's, or the last parameter when the key has d = 0.
  * No fast-math flags: every rounding is the IR's own. */
 #include <math.h>
 #include <string.h>
@@ -33,7 +37,7 @@ typedef struct gen {
     const fa_rowop_key *key;
     unsigned w, rb; /* f32 lanes of a vector; rms_norm rows per block */
     LLVMTypeRef f64;
-    LLVMValueRef x, x2, gamma, y, rows;
+    LLVMValueRef x, x2, gamma, y, rows, dparam;
     LLVMValueRef invbuf; /* rms_norm: the row's 1 / rms (a stack double) */
     softmax_row *sm;     /* softmax: the row being emitted */
 } gen;
@@ -275,11 +279,12 @@ static void softmax_out_body(gen *g, LLVMValueRef i, unsigned n, LLVMValueRef ro
 static void emit_softmax(gen *g) {
     fa_irgen *ir = &g->ir;
     unsigned w = g->w;
-    int64_t d = g->key->d;
-    LLVMValueRef end = fa_irgen_i64(ir, d);
+    /* d static, or (key d = 0) the run-time argument: attention rows are as long as the
+     * sequence */
+    LLVMValueRef end = g->key->d ? fa_irgen_i64(ir, g->key->d) : g->dparam;
     fa_irgen_loop lr;
     fa_irgen_loop_begin(ir, &lr, fa_irgen_i64(ir, 0), g->rows, 1, 1, 0, NULL);
-    LLVMValueRef off = fa_irgen_mul64(ir, lr.iv, d);
+    LLVMValueRef off = LLVMBuildMul(ir->b, lr.iv, end, "");
     softmax_row s = {fa_irgen_gep(ir, ir->f32, g->x, off), fa_irgen_gep(ir, ir->f32, g->y, off),
                      NULL, NULL};
     /* max: W lanes, then the tail, then the lanes in order */
@@ -319,6 +324,52 @@ static void emit_softmax(gen *g) {
     fa_irgen_loop_end(ir, &lr, NULL);
 }
 
+/* ---- rope ---- */
+
+/* y[i] = x[i] cos[i] + p[i] sin[i] for i in [lo, hi) of one row, p[i] = -x[i + shift] (|neg|) or
+ * x[i + shift], all f32: vectors of W while they fit, then single elements. */
+static void rope_run(gen *g, LLVMValueRef xr, LLVMValueRef cr, LLVMValueRef sr, LLVMValueRef yr,
+                     LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef shift, bool neg) {
+    fa_irgen *ir = &g->ir;
+    fa_irgen_loop l[2];
+    LLVMValueRef start = lo;
+    for (int k = 0; k < 2; k++) {
+        unsigned n = k == 0 ? g->w : 1;
+        LLVMTypeRef t = ty(ir->f32, n);
+        fa_irgen_loop_begin(ir, &l[k], start, hi, n, n, 0, NULL);
+        LLVMValueRef i = l[k].iv;
+        LLVMValueRef xv = fa_irgen_load(ir, t, fa_irgen_gep(ir, ir->f32, xr, i), 4);
+        LLVMValueRef cv = fa_irgen_load(ir, t, fa_irgen_gep(ir, ir->f32, cr, i), 4);
+        LLVMValueRef sv = fa_irgen_load(ir, t, fa_irgen_gep(ir, ir->f32, sr, i), 4);
+        LLVMValueRef at = LLVMBuildAdd(ir->b, i, shift, "");
+        LLVMValueRef pv = fa_irgen_load(ir, t, fa_irgen_gep(ir, ir->f32, xr, at), 4);
+        if (neg)
+            pv = LLVMBuildFNeg(ir->b, pv, "");
+        LLVMValueRef y = fadd(g, fmul(g, xv, cv), fmul(g, pv, sv));
+        fa_irgen_store(ir, y, fa_irgen_gep(ir, ir->f32, yr, i), 4);
+        fa_irgen_loop_end(ir, &l[k], NULL);
+        start = l[k].iv;
+    }
+}
+
+static void emit_rope(gen *g) {
+    fa_irgen *ir = &g->ir;
+    LLVMBuilderRef b = ir->b;
+    LLVMValueRef d = g->key->d ? fa_irgen_i64(ir, g->key->d) : g->dparam;
+    LLVMValueRef h = LLVMBuildLShr(b, d, fa_irgen_i64(ir, 1), "h");
+    LLVMValueRef r = LLVMBuildSub(b, d, h, "r");
+    fa_irgen_loop lr;
+    fa_irgen_loop_begin(ir, &lr, fa_irgen_i64(ir, 0), g->rows, 1, 1, 0, NULL);
+    LLVMValueRef off = LLVMBuildMul(b, lr.iv, d, "");
+    LLVMValueRef xr = fa_irgen_gep(ir, ir->f32, g->x, off);
+    LLVMValueRef cr = fa_irgen_gep(ir, ir->f32, g->x2, off);
+    LLVMValueRef sr = fa_irgen_gep(ir, ir->f32, g->gamma, off);
+    LLVMValueRef yr = fa_irgen_gep(ir, ir->f32, g->y, off);
+    rope_run(g, xr, cr, sr, yr, fa_irgen_i64(ir, 0), r, h, true);
+    rope_run(g, xr, cr, sr, yr, r, d, LLVMBuildNeg(b, r, ""), false);
+    fa_irgen_loop_end(ir, &lr, NULL);
+}
+
 /* ---- the kernel ---- */
 
 fa_status fa_rowop_emit(const void *user, fa_jit_module *m, const char *symbol) {
@@ -333,9 +384,9 @@ fa_status fa_rowop_emit(const void *user, fa_jit_module *m, const char *symbol) 
     g.w = path == FA_ROWOP_AVX512 ? 16 : path == FA_ROWOP_AVX2 ? 8 : 4;
     g.rb = g.w / 2;
     g.f64 = LLVMDoubleTypeInContext(ir->ctx);
-    LLVMTypeRef params[5] = {ir->ptr, ir->ptr, ir->ptr, ir->ptr, ir->i64};
-    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(ir->ctx), params, 5, 0);
-    LLVMValueRef *slots[5] = {&g.x, &g.x2, &g.gamma, &g.y, &g.rows};
+    LLVMTypeRef params[6] = {ir->ptr, ir->ptr, ir->ptr, ir->ptr, ir->i64, ir->i64};
+    LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(ir->ctx), params, 6, 0);
+    LLVMValueRef *slots[6] = {&g.x, &g.x2, &g.gamma, &g.y, &g.rows, &g.dparam};
     fa_irgen_function_begin(ir, m, symbol, fty, 4, slots);
     switch (key->op) {
     case FA_ROWOP_RMS_NORM:
@@ -345,6 +396,7 @@ fa_status fa_rowop_emit(const void *user, fa_jit_module *m, const char *symbol) 
     case FA_ROWOP_SWIGLU: map(&g, g.rows, g.w, swiglu_body, NULL); break;
     case FA_ROWOP_GELU: map(&g, g.rows, g.w, gelu_body, NULL); break;
     case FA_ROWOP_SOFTMAX: emit_softmax(&g); break;
+    case FA_ROWOP_ROPE: emit_rope(&g); break;
     }
     LLVMBuildRetVoid(ir->b);
     fa_irgen_deinit(ir);

@@ -1,13 +1,16 @@
 /* Generated row kernels for freeact's f32 row ops: rms_norm over the last axis (gamma optional),
- * swiglu, gelu (erf and tanh forms) and softmax over the last axis. Each computes the C twin's
- * formula in double, as the twin does, and rounds to f32 once per element:
+ * swiglu, gelu (erf and tanh forms), softmax over the last axis and rope (rotate half). The first
+ * four compute the C twin's formula in double, as the twin does, and round to f32 once per
+ * element; rope computes in f32 as its twin does:
  *   rms_norm  fa_rt_norm(FA_RT_NORM_RMS): same operations in the same order, so bitwise equal;
  *   swiglu    fa_rt_swiglu: the twin's sigmoid with a vectorized double exp (< 1 double ulp
  *             from libm's), so within 1 f32 ulp and almost always equal;
  *   softmax   fa_rt_softmax (last axis): the same vectorized exp, the row sum in vector lanes
  *             (not the twin's order): within 1 f32 ulp, almost always equal;
  *   gelu      fa_rt_gelu: libm's erfc / tanh on each element (scalar calls, resolved through the
- *             process in the JIT and -lm in AOT libraries), so bitwise equal.
+ *             process in the JIT and -lm in AOT libraries), so bitwise equal;
+ *   rope      fa_rt_rope (interleaved 0): the same f32 products and sum (no FMA), so bitwise
+ *             equal.
  * Measured tolerances are in tests/codegen/test_rowops.c's header. */
 #ifndef FA_CODEGEN_ROWOPS_H
 #define FA_CODEGEN_ROWOPS_H
@@ -27,6 +30,7 @@ typedef enum fa_rowop_kind {
     FA_ROWOP_SWIGLU,   /* y = g sigmoid(g) u, elementwise (d = 0: rows counts elements) */
     FA_ROWOP_GELU,     /* y = x Phi(x), erf or tanh form, elementwise (d = 0) */
     FA_ROWOP_SOFTMAX,  /* y = exp(x - max) / sum, rows of d */
+    FA_ROWOP_ROPE,     /* y = x cos + rot(x) sin, rotate half, rows of d (d = 0: d at run time) */
 } fa_rowop_kind;
 
 /* Which vector width a kernel uses; AUTO picks the widest the target's features allow. The
@@ -42,7 +46,9 @@ typedef enum fa_rowop_path {
  * memset 0 first: keys are copied as bytes (codegen/aot.c). */
 typedef struct fa_rowop_key {
     fa_rowop_kind op;
-    int64_t d; /* the last dim for RMS_NORM / SOFTMAX (1..FA_ROWOP_D_MAX); 0 for SWIGLU, GELU */
+    /* the last dim for RMS_NORM / SOFTMAX (1..FA_ROWOP_D_MAX); 0 for SWIGLU, GELU; ROPE: the
+     * last dim, or 0 for a kernel taking it at run time */
+    int64_t d;
     bool has_gamma; /* RMS_NORM only */
     bool gelu_tanh; /* GELU only: the tanh form */
     double epsilon; /* RMS_NORM only: the node's attribute as the C twin gets it (a double) */
@@ -54,28 +60,31 @@ typedef struct fa_rowop_key {
  * resolves AUTO into |*out_path|. */
 fa_status fa_rowop_key_check(const fa_rowop_key *key, fa_rowop_path *out_path);
 
-/* The key of |n| (an rms_norm, swiglu, gelu or softmax node of a live graph) for |target|, or
- * false when the generator does not take it: not f32, softmax / rms_norm not over the last
+/* The key of |n| (an rms_norm, swiglu, gelu, softmax or rope node of a live graph) for |target|,
+ * or false when the generator does not take it: not f32, softmax / rms_norm not over the last
  * axis or with a last dim that is not static, rms_norm without epsilon or with a gamma that is
- * not a graph constant f32 [d], gelu with an unknown approximation. Path AUTO. */
+ * not a graph constant f32 [d], gelu with an unknown approximation, interleaved rope. A rope's
+ * d is x's static last dim, or 0 (run time) when it is not static. Path AUTO. */
 bool fa_rowop_key_from_node(const fa_node *n, const fa_jit_target *target, fa_rowop_key *key);
 
 /* The generated entry point:
- *   |x|      f32 [rows, d] (RMS_NORM, SOFTMAX), or |rows| elements (SWIGLU's g, GELU)
- *   |x2|     SWIGLU's u (|rows| elements), else ignored (pass NULL)
- *   |gamma|  RMS_NORM with has_gamma: f32 [d], else ignored (pass NULL)
+ *   |x|      f32 [rows, d] (RMS_NORM, SOFTMAX, ROPE), or |rows| elements (SWIGLU's g, GELU)
+ *   |x2|     SWIGLU's u (|rows| elements), ROPE's cos (f32 [rows, d]), else ignored (pass NULL)
+ *   |gamma|  RMS_NORM with has_gamma: f32 [d]; ROPE's sin (f32 [rows, d]); else ignored (NULL)
  *   |y|      f32 like |x|, written (may not overlap the inputs)
- *   |rows|   >= 0 */
+ *   |rows|   >= 0
+ *   |d|      ROPE with key d = 0: the row length (1..FA_ROWOP_D_MAX); ignored otherwise (0) */
 typedef void (*fa_rowop_fn)(const float *x, const float *x2, const float *gamma, float *y,
-                            int64_t rows);
+                            int64_t rows, int64_t d);
 
 /* Calls |fn| (see fa_rowop_fn); call kernels through this so sanitizer builds work. */
 static inline FA_JIT_CALLER void fa_rowop_run(fa_rowop_fn fn, const float *x, const float *x2,
-                                              const float *gamma, float *y, int64_t rows) {
-    fn(x, x2, gamma, y, rows);
+                                              const float *gamma, float *y, int64_t rows,
+                                              int64_t d) {
+    fn(x, x2, gamma, y, rows, d);
 }
 
-/* "rms_norm", "swiglu", "gelu", "softmax". */
+/* "rms_norm", "swiglu", "gelu", "softmax", "rope". */
 const char *fa_rowop_kind_name(fa_rowop_kind op);
 
 /* Writes the cache signature of |key| (op, d, gamma, epsilon in hex, gelu form, path, CPU and
@@ -92,10 +101,11 @@ fa_status fa_rowop_get(const fa_rowop_key *key, fa_rowop_fn *out);
 
 /* The step kernel (the executor's calling convention, runtime/plan.h) running |fn| (the kernel
  * for |key|) on a node whose axis attribute is |axis|: operands other than those the kernel was
- * built for (dtype, last dim, gamma, u's shape) go to the C kernel, so its results and error
- * messages are the reference's; outputs are allocated with the executor's allocator at exactly
- * their size; rows are a runtime quantity (row-range views of a split step work). |*out_params|
- * is the caller's, released with free(). */
+ * built for (dtype, last dim, gamma, u's shape; rope's cos / sin must have last dim d and widen
+ * none of x's dims) go to the C kernel, so its results and error messages are the reference's;
+ * outputs are allocated with the executor's allocator at exactly their size; rows are a runtime
+ * quantity (row-range views of a split step work). |*out_params| is the caller's, released with
+ * free(). */
 fa_status fa_cg_rowop_step_create(const fa_rowop_key *key, fa_rowop_fn fn, int64_t axis,
                                   fa_rt_step_kernel *out_kernel, void **out_params);
 

@@ -349,6 +349,33 @@ fa_status fa_rule_shape_gelu(const fa_node *n, fa_type *out) {
     return FA_OK;
 }
 
+/* rope(x, cos, sin) {interleaved}: f32, the broadcast of the three; interleaved 0 or 1, and with
+ * interleaved 1 a static last dim of x must be even. */
+fa_status fa_rule_shape_rope(const fa_node *n, fa_type *out) {
+    const fa_type *x = fa_shape_operand_type(n, 0), *c = fa_shape_operand_type(n, 1),
+                  *s = fa_shape_operand_type(n, 2);
+    if (!x || !c || !s)
+        return fa_status_make(FA_STATUS_VERIFY, "rope needs x, cos and sin");
+    FA_TRY(check_dtype(x, FA_DT_F32, "x"));
+    FA_TRY(check_dtype(c, FA_DT_F32, "cos"));
+    FA_TRY(check_dtype(s, FA_DT_F32, "sin"));
+    const fa_attr *a = fa_node_attr(n, "interleaved");
+    int64_t il = fa_node_attr_int(n, "interleaved", 0);
+    if (a && (a->kind != FA_ATTR_INT || (il != 0 && il != 1)))
+        return fa_status_make(FA_STATUS_VERIFY, "interleaved must be 0 or 1");
+    if (il && x->rank >= 1 && fa_dim_is_static(x->dims[x->rank - 1]) &&
+        x->dims[x->rank - 1].value % 2 != 0)
+        return fa_status_make(FA_STATUS_VERIFY, "interleaved rope needs an even last dim, not %lld",
+                              (long long)x->dims[x->rank - 1].value);
+    if (x->rank == 0)
+        return fa_status_make(FA_STATUS_VERIFY, "x must have rank >= 1");
+    fa_type t;
+    FA_TRY(fa_shape_broadcast(x, c, &t));
+    FA_TRY(fa_shape_broadcast(&t, s, &t));
+    out[0] = t;
+    return FA_OK;
+}
+
 /* ---- quantized graph: token_type, routed_transform, quantize, qlinear, dequantize ---- */
 
 static bool is_rule_space(char c) { return c == ' ' || c == '\t'; }

@@ -48,6 +48,7 @@ fa_status fa_rule_shape_rms_norm(const fa_node *n, fa_type *out);
 fa_status fa_rule_shape_layer_norm(const fa_node *n, fa_type *out);
 fa_status fa_rule_shape_swiglu(const fa_node *n, fa_type *out);
 fa_status fa_rule_shape_gelu(const fa_node *n, fa_type *out);
+fa_status fa_rule_shape_rope(const fa_node *n, fa_type *out);
 fa_status fa_rule_shape_token_type(const fa_node *n, fa_type *out);
 fa_status fa_rule_shape_routed_transform(const fa_node *n, fa_type *out);
 fa_status fa_rule_shape_quantize(const fa_node *n, fa_type *out);

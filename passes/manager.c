@@ -12,6 +12,7 @@ extern const fa_pass fa_pass_dce;
 extern const fa_pass fa_pass_fuse_activations;
 extern const fa_pass fa_pass_fuse_linear;
 extern const fa_pass fa_pass_fuse_norms;
+extern const fa_pass fa_pass_fuse_rope;
 extern const fa_pass fa_pass_fold_norms;
 
 /* Adding a pass: one line here (sorted by name), plus passes/<name>.c and a golden test. */
@@ -23,6 +24,7 @@ static const fa_pass *const registry[] = {
     &fa_pass_fuse_activations,
     &fa_pass_fuse_linear,
     &fa_pass_fuse_norms,
+    &fa_pass_fuse_rope,
 };
 
 #define NUM_PASSES (sizeof registry / sizeof registry[0])

@@ -341,6 +341,12 @@ fa_status fa_rt_interp_exec_node(const fa_node *n, const fa_rt_tensor *const *in
             return fa_rt_err(name, "approximate must be \"none\" or \"tanh\", not '%s'", approx);
         return fa_rt_gelu(ins[0], strcmp(approx, "tanh") == 0, out, al);
     }
+    case FA_OP_ROPE: {
+        int64_t il = fa_node_attr_int(n, "interleaved", 0);
+        if (il != 0 && il != 1)
+            return fa_rt_err(name, "interleaved must be 0 or 1, not %lld", (long long)il);
+        return fa_rt_rope(ins[0], ins[1], ins[2], il == 1, out, al);
+    }
     case FA_OP_REDUCE_MEAN: return exec_reduce(n, FA_RT_REDUCE_MEAN, name, ins, nin, out, al);
     case FA_OP_REDUCE_SUM: return exec_reduce(n, FA_RT_REDUCE_SUM, name, ins, nin, out, al);
     case FA_OP_REDUCE_MAX: return exec_reduce(n, FA_RT_REDUCE_MAX, name, ins, nin, out, al);

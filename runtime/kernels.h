@@ -202,6 +202,15 @@ fa_status fa_rt_swiglu(fa_rt_in g, fa_rt_in u, fa_rt_tensor *out, fa_rt_al al);
  * (x + 0.044715 x^3))); |x| f32. Computed in double per element; y is f32 of x's shape. */
 fa_status fa_rt_gelu(fa_rt_in x, bool tanh_approx, fa_rt_tensor *out, fa_rt_al al);
 
+/* ---- rope.c ---- */
+
+/* rope: y = x * cos + rot(x) * sin along x's last axis (ir/ops.def gives rot), each product
+ * rounded to f32, then their f32 sum: the decomposed graph's bits. |x|, |cos|, |sin| f32 of rank
+ * >= 1, broadcasting multidirectionally; y is f32 of the broadcast shape. |interleaved| needs an
+ * even last dim of x. */
+fa_status fa_rt_rope(fa_rt_in x, fa_rt_in cos, fa_rt_in sin, bool interleaved, fa_rt_tensor *out,
+                     fa_rt_al al);
+
 /* ---- pool.c ---- */
 
 typedef struct fa_rt_pool_params {

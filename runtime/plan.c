@@ -16,10 +16,10 @@
  * slot lives on the heap until its last reader, so a wrong guess costs speed, never results.
  *
  * Row split: a row-independent step (rule per op: linear, qlinear, matmul, routed_transform,
- * quantize, norms, softmax, swiglu, gelu, broadcasting elementwise ops) runs as chunks, one per
- * pool thread: the split operands become views of a row range ([rows, 1, .., trailing dims], the
- * same rank, so axis attributes keep their meaning), the other operands are passed whole, and each
- * chunk's outputs land in the matching rows of the planned buffers. A chunk error re-runs the
+ * quantize, norms, softmax, swiglu, gelu, rope, broadcasting elementwise ops) runs as chunks, one
+ * per pool thread: the split operands become views of a row range ([rows, 1, .., trailing dims],
+ * the same rank, so axis attributes keep their meaning), the other operands are passed whole, and
+ * each chunk's outputs land in the matching rows of the planned buffers. A chunk error re-runs the
  * whole step so the message is exactly the interpreter's. */
 #include <stdlib.h>
 #include <string.h>

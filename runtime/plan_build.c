@@ -69,6 +69,8 @@ static fa_rt_step_rule rule_of(const fa_node *n) {
     case FA_OP_QUANTIZE: /* x, tt; clip whole */
     case FA_OP_SWIGLU: r = (fa_rt_step_rule){FA_RT_ROWS_LAST, false, false, 3, -1, 0, 0}; break;
     case FA_OP_GELU: r = (fa_rt_step_rule){FA_RT_ROWS_LAST, false, false, 1, -1, 0, 0}; break;
+    /* cos, sin broadcast like an elementwise op's operands; the prefix never takes the last dim */
+    case FA_OP_ROPE: r.rule = FA_RT_ROWS_BROADCAST; break;
     case FA_OP_RMS_NORM:
     case FA_OP_LAYER_NORM:
     case FA_OP_SOFTMAX:

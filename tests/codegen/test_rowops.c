@@ -1,10 +1,13 @@
 /* Generated row kernels (codegen/rowops.c) against their C twins (fa_rt_norm, fa_rt_swiglu,
- * fa_rt_gelu, fa_rt_softmax) on every path this machine can run (the host's, AVX2 with cpu
- * x86-64-v3, generic with plain x86-64): d = 1, 3, 17, 33, 100, 4103 and elementwise counts of
- * every tail length, 1 to 130 rows, gamma or none, large magnitudes and inf / NaN, and the step
- * kernel's fallback to the C kernel for operands it was not built for.
- * Tolerances (float ulps against the twin): rms_norm and gelu 0 (bitwise: the twin's operations
- * in its order, libm's erfc / tanh); swiglu and softmax 1 (a vectorized double exp instead of
+ * fa_rt_gelu, fa_rt_softmax, fa_rt_rope) on every path this machine can run (the host's, AVX2
+ * with cpu x86-64-v3, generic with plain x86-64): d = 1, 3, 17, 33, 100, 4103 and elementwise
+ * counts of every tail length, 1 to 130 rows, gamma or none, large magnitudes and inf / NaN,
+ * rope with d in the key and at run time (d = 1, 2, 3, 17, 64, 101), the step kernel's rope
+ * blocks over broadcast cos / sin, and the step kernel's fallback to the C kernel for operands
+ * it was not built for.
+ * Tolerances (float ulps against the twin): rms_norm, gelu and rope 0 (bitwise: the twin's
+ * operations in its order, libm's erfc / tanh, rope's f32 products and sum without FMA);
+ * swiglu and softmax 1 (a vectorized double exp instead of
  * libm's, and for softmax the row sum in vector lanes: the double results differ by ~1e-16
  * relative, so a float differs only where the double lies that close to a rounding boundary;
  * the counts are printed). `test_rowops --bench [rows d]` times the host kernels against the
@@ -41,7 +44,8 @@ static int64_t ulps(float a, float b) {
     return oi > oj ? oi - oj : oj - oi;
 }
 
-/* y by the C twin of |op| for x [rows, d] (false on error). */
+/* y by the C twin of |op| for x [rows, d] (false on error); rope: x2 and gamma are cos and sin
+ * [rows, d]. */
 static bool reference(fa_rowop_kind op, const float *x, const float *x2, const float *gamma,
                       int64_t rows, int64_t d, double eps, bool gelu_tanh, float *y) {
     int64_t dims[2] = {rows, d}, gd[1] = {d};
@@ -49,6 +53,7 @@ static bool reference(fa_rowop_kind op, const float *x, const float *x2, const f
     fa_rt_tensor xt = fa_rt_tensor_view(FA_DT_F32, 2, dims, x, bytes);
     fa_rt_tensor ut = fa_rt_tensor_view(FA_DT_F32, 2, dims, x2, bytes);
     fa_rt_tensor gt = fa_rt_tensor_view(FA_DT_F32, 1, gd, gamma, sizeof(float) * (uint64_t)d);
+    fa_rt_tensor st = fa_rt_tensor_view(FA_DT_F32, 2, dims, gamma, bytes);
     const fa_rt_allocator *al = fa_rt_allocator_default();
     fa_rt_tensor out;
     fa_status s = FA_OK;
@@ -59,6 +64,7 @@ static bool reference(fa_rowop_kind op, const float *x, const float *x2, const f
     case FA_ROWOP_SWIGLU: s = fa_rt_swiglu(&xt, &ut, &out, al); break;
     case FA_ROWOP_GELU: s = fa_rt_gelu(&xt, gelu_tanh, &out, al); break;
     case FA_ROWOP_SOFTMAX: s = fa_rt_softmax(false, &xt, -1, &out, al); break;
+    case FA_ROWOP_ROPE: s = fa_rt_rope(&xt, &ut, &st, false, &out, al); break;
     }
     CHECK_OK(s);
     if (s)
@@ -69,8 +75,8 @@ static bool reference(fa_rowop_kind op, const float *x, const float *x2, const f
 }
 
 /* Per op: elements compared, elements not bitwise equal, max ulps. */
-static uint64_t compared[4], differing[4];
-static int64_t max_ulps[4];
+static uint64_t compared[5], differing[5];
+static int64_t max_ulps[5];
 static int kernels_checked;
 
 /* A random input element for |op|: mostly moderate, sometimes large, zero or not finite. */
@@ -87,29 +93,35 @@ static float input(fa_rowop_kind op, float scale, bool specials) {
     return rnd_unit() * scale;
 }
 
-/* The kernel for |key| on |rows| rows against the twin. */
+/* The kernel for |key| on |rows| rows against the twin (rope: cos in u, sin in gamma, both
+ * [rows, d]). */
 static void check_run(const fa_rowop_key *key, fa_rowop_fn fn, int64_t rows, int64_t d, float scale,
                       bool specials) {
     int64_t n = rows * d;
+    bool rope = key->op == FA_ROWOP_ROPE;
+    int64_t ng = rope ? n : d;
     float *x = malloc(sizeof(float) * (size_t)n), *u = malloc(sizeof(float) * (size_t)n);
-    float *gamma = malloc(sizeof(float) * (size_t)d), *want = malloc(sizeof(float) * (size_t)n);
+    float *gamma = malloc(sizeof(float) * (size_t)ng), *want = malloc(sizeof(float) * (size_t)n);
     float *got = malloc(sizeof(float) * (size_t)(n + 1));
     for (int64_t i = 0; i < n; i++) {
         x[i] = input(key->op, scale, specials);
-        u[i] = rnd_unit() * 4.0f;
+        u[i] = rope ? rnd_unit() : rnd_unit() * 4.0f;
     }
-    for (int64_t i = 0; i < d; i++)
-        gamma[i] = 0.5f + rnd_unit();
+    for (int64_t i = 0; i < ng; i++)
+        gamma[i] = rope ? rnd_unit() : 0.5f + rnd_unit();
     if (key->op == FA_ROWOP_SOFTMAX && specials && rows > 2) {
         for (int64_t i = 0; i < d; i++) /* a row of -inf (NaN out) and a row of one value */
             x[i] = -INFINITY, x[d + i] = 3.0f;
     }
     got[n] = 12345.0f; /* no write past the end */
-    bool ok = reference(key->op, x, key->op == FA_ROWOP_SWIGLU ? u : NULL,
-                        key->has_gamma ? gamma : NULL, rows, d, key->epsilon, key->gelu_tanh, want);
-    bool elementwise = key->d == 0;
-    fa_rowop_run(fn, x, key->op == FA_ROWOP_SWIGLU ? u : NULL, key->has_gamma ? gamma : NULL, got,
-                 elementwise ? n : rows);
+    bool ok = reference(key->op, x, key->op == FA_ROWOP_SWIGLU || rope ? u : NULL,
+                        key->has_gamma || rope ? gamma : NULL, rows, d, key->epsilon,
+                        key->gelu_tanh, want);
+    bool any_d = rope || key->op == FA_ROWOP_SOFTMAX; /* key d = 0: d at run time */
+    bool elementwise = key->d == 0 && !any_d;
+    fa_rowop_run(fn, x, key->op == FA_ROWOP_SWIGLU || rope ? u : NULL,
+                 key->has_gamma || rope ? gamma : NULL, got, elementwise ? n : rows,
+                 any_d && key->d == 0 ? d : 0);
     CHECK(got[n] == 12345.0f);
     int64_t tol = key->op == FA_ROWOP_SWIGLU || key->op == FA_ROWOP_SOFTMAX ? 1 : 0;
     int64_t worst = 0, where = -1;
@@ -147,14 +159,20 @@ static void check_key(const fa_rowop_key *key) {
     kernels_checked++;
     static const int64_t row_counts[] = {1, 2, 7, 130};
     static const float scales[] = {1.0f, 8.0f, 1e4f};
-    for (size_t ri = 0; ri < sizeof row_counts / sizeof *row_counts; ri++) {
-        int64_t rows = row_counts[ri];
-        if (key->d > 1000 && rows > 7)
-            continue;
-        for (size_t si = 0; si < sizeof scales / sizeof *scales; si++)
-            check_run(key, fn, rows, key->d ? key->d : 37, scales[si], si == 1);
+    /* rope and softmax with d at run time: one kernel for every d */
+    static const int64_t rope_ds[] = {1, 2, 3, 17, 64, 101};
+    bool any_d = (key->op == FA_ROWOP_ROPE || key->op == FA_ROWOP_SOFTMAX) && key->d == 0;
+    for (size_t di = 0; di < (any_d ? sizeof rope_ds / sizeof *rope_ds : 1); di++) {
+        int64_t d = any_d ? rope_ds[di] : key->d ? key->d : 37;
+        for (size_t ri = 0; ri < sizeof row_counts / sizeof *row_counts; ri++) {
+            int64_t rows = row_counts[ri];
+            if (d > 1000 && rows > 7)
+                continue;
+            for (size_t si = 0; si < sizeof scales / sizeof *scales; si++)
+                check_run(key, fn, rows, d, scales[si], si == 1);
+        }
     }
-    if (key->d == 0) /* elementwise: a million values for the counts */
+    if (key->d == 0 && !any_d) /* elementwise: a million values for the counts */
         check_run(key, fn, 1, (1 << 20) + 5, 8.0f, false);
 }
 
@@ -176,7 +194,17 @@ static void check_path(const fa_jit_target *t, fa_rowop_path path) {
             key.op = FA_ROWOP_SOFTMAX;
             if (variant == 0)
                 check_key(&key);
+            key.op = FA_ROWOP_ROPE;
+            if (variant == 0)
+                check_key(&key);
         }
+    memset(&key, 0, sizeof key);
+    key.target = *t;
+    key.path = path;
+    key.op = FA_ROWOP_ROPE; /* d at run time */
+    check_key(&key);
+    key.op = FA_ROWOP_SOFTMAX; /* d at run time (attention rows as long as the sequence) */
+    check_key(&key);
     for (int op = 0; op < 3; op++) {
         memset(&key, 0, sizeof key);
         key.target = *t;
@@ -302,14 +330,99 @@ static void check_step(const fa_jit_target *t) {
     free(params);
 }
 
+/* The rope step kernel with |key| on x, cos, sin: equal to fa_rt_rope's status, message and data
+ * (the generated kernel where it fits, the C kernel where it does not). */
+static void check_rope_step(const fa_rowop_key *key, const fa_rt_tensor *x, const fa_rt_tensor *c,
+                            const fa_rt_tensor *s) {
+    const fa_rt_allocator *al = fa_rt_allocator_default();
+    fa_rowop_fn fn = NULL;
+    fa_rt_step_kernel k = NULL;
+    void *params = NULL;
+    CHECK_OK(fa_rowop_get(key, &fn));
+    CHECK_OK(fa_cg_rowop_step_create(key, fn, -1, &k, &params));
+    if (!k)
+        return;
+    const fa_rt_tensor *ins[3] = {x, c, s};
+    fa_rt_tensor out, want;
+    fa_status got_s = k(params, ins, 3, &out, 1, al);
+    fa_status want_s = fa_rt_rope(x, c, s, false, &want, al);
+    CHECK((got_s == FA_OK) == (want_s == FA_OK));
+    if (got_s && want_s)
+        CHECK(strcmp(fa_status_message(got_s), fa_status_message(want_s)) == 0);
+    if (!got_s && !want_s) {
+        CHECK(out.nbytes == want.nbytes && out.rank == want.rank);
+        CHECK(memcmp(out.dims, want.dims, sizeof(int64_t) * (size_t)want.rank) == 0);
+        CHECK(memcmp(out.data, want.data, (size_t)want.nbytes) == 0);
+    }
+    if (!got_s)
+        fa_rt_tensor_free(&out, al);
+    if (!want_s)
+        fa_rt_tensor_free(&want, al);
+    fa_status_free(got_s);
+    fa_status_free(want_s);
+    free(params);
+}
+
+/* Rope steps: the models' layout (x [B, H, T, d], cos / sin [T, d]: blocks of T rows), cos and
+ * sin of x's shape (one block), broadcast over a middle dim ([B, 1, T, d]: an offset per batch),
+ * constant over rows ([1, d]: blocks of one row), rank 1, a row-range view, then operands the
+ * kernel was not built for: another d, cos wider than x (y is not x's shape), cos with last dim
+ * 1, an integer x, mismatched shapes (the twin's error). */
+static void check_rope_steps(const fa_jit_target *t) {
+    enum { N = 2 * 3 * 5 * 8 };
+    static float x[N], c[N], s[N];
+    for (int i = 0; i < N; i++)
+        x[i] = rnd_unit() * 3.0f, c[i] = rnd_unit(), s[i] = rnd_unit();
+    int64_t dx[4] = {2, 3, 5, 8}, dt[2] = {5, 8}, db[4] = {2, 1, 5, 8}, d1[2] = {1, 8};
+    int64_t dr[1] = {8}, dw[3] = {3, 5, 8}, dl[2] = {5, 1}, d7[2] = {5, 7};
+    fa_rt_tensor tx = fa_rt_tensor_view(FA_DT_F32, 4, dx, x, sizeof x);
+    fa_rt_tensor ct = fa_rt_tensor_view(FA_DT_F32, 2, dt, c, sizeof(float) * 40);
+    fa_rt_tensor st = fa_rt_tensor_view(FA_DT_F32, 2, dt, s, sizeof(float) * 40);
+    fa_rt_tensor cx = fa_rt_tensor_view(FA_DT_F32, 4, dx, c, sizeof c);
+    fa_rt_tensor sx = fa_rt_tensor_view(FA_DT_F32, 4, dx, s, sizeof s);
+    fa_rt_tensor cb = fa_rt_tensor_view(FA_DT_F32, 4, db, c, sizeof(float) * 80);
+    fa_rt_tensor c1 = fa_rt_tensor_view(FA_DT_F32, 2, d1, c, sizeof(float) * 8);
+    fa_rt_tensor s1 = fa_rt_tensor_view(FA_DT_F32, 2, d1, s, sizeof(float) * 8);
+    fa_rt_tensor xr = fa_rt_tensor_view(FA_DT_F32, 1, dr, x, sizeof(float) * 8);
+    fa_rt_tensor cr = fa_rt_tensor_view(FA_DT_F32, 1, dr, c, sizeof(float) * 8);
+    fa_rt_tensor xw = fa_rt_tensor_view(FA_DT_F32, 3, dw, x, sizeof(float) * 120);
+    fa_rt_tensor cl = fa_rt_tensor_view(FA_DT_F32, 2, dl, c, sizeof(float) * 5);
+    fa_rt_tensor x7 = fa_rt_tensor_view(FA_DT_F32, 2, d7, x, sizeof(float) * 35);
+    fa_rt_tensor xi = fa_rt_tensor_view(FA_DT_I32, 4, dx, x, sizeof x);
+    /* rows 1..2 of x [2, 3, 5, 8] split over its first two dims: dims [1, 2, 5, 8] */
+    fa_rt_tensor xv =
+        fa_rt_tensor_view(FA_DT_F32, 4, (int64_t[]){1, 2, 5, 8}, x + 40, sizeof(float) * 80);
+    fa_rowop_key key;
+    memset(&key, 0, sizeof key);
+    key.target = *t;
+    key.op = FA_ROWOP_ROPE;
+    for (int dyn = 0; dyn < 2; dyn++) {
+        key.d = dyn ? 0 : 8;
+        check_rope_step(&key, &tx, &ct, &st);
+        check_rope_step(&key, &tx, &cx, &sx);
+        check_rope_step(&key, &tx, &cb, &ct);
+        check_rope_step(&key, &tx, &c1, &s1);
+        check_rope_step(&key, &tx, &c1, &st);
+        check_rope_step(&key, &xr, &cr, &cr);
+        check_rope_step(&key, &xv, &ct, &st);
+        /* not built for */
+        check_rope_step(&key, &x7, &x7, &x7);
+        check_rope_step(&key, &xr, &xw, &xw);
+        check_rope_step(&key, &xw, &cl, &ct);
+        check_rope_step(&key, &xi, &ct, &st);
+        check_rope_step(&key, &tx, &xw, &x7);
+    }
+}
+
 /* Keys the checker rejects, the cache, the signature. */
 static void check_keys(const fa_jit_target *host) {
     fa_rowop_key key;
     fa_rowop_path path;
     memset(&key, 0, sizeof key);
     key.target = *host;
-    key.op = FA_ROWOP_SOFTMAX;
+    key.op = FA_ROWOP_RMS_NORM;
     CHECK_ERROR(fa_rowop_key_check(&key, &path), "d = 0");
+    key.op = FA_ROWOP_SOFTMAX;
     key.d = 5;
     key.has_gamma = true;
     CHECK_ERROR(fa_rowop_key_check(&key, &path), "gamma");
@@ -339,15 +452,17 @@ static double seconds(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void bench_one(const fa_jit_target *host, fa_rowop_kind op, bool tanh_form, int64_t rows,
+/* |variant|: the tanh form for gelu; d at run time (key d = 0) for rope. */
+static void bench_one(const fa_jit_target *host, fa_rowop_kind op, bool variant, int64_t rows,
                       int64_t d) {
     fa_rowop_key key;
     memset(&key, 0, sizeof key);
     key.target = *host;
     key.op = op;
+    bool tanh_form = op == FA_ROWOP_GELU && variant, rope = op == FA_ROWOP_ROPE;
     key.gelu_tanh = tanh_form;
     bool elementwise = op == FA_ROWOP_SWIGLU || op == FA_ROWOP_GELU;
-    key.d = elementwise ? 0 : d;
+    key.d = elementwise || (rope && variant) ? 0 : d;
     key.has_gamma = op == FA_ROWOP_RMS_NORM;
     key.epsilon = op == FA_ROWOP_RMS_NORM ? 1e-6 : 0.0;
     fa_rowop_fn fn = NULL;
@@ -357,15 +472,16 @@ static void bench_one(const fa_jit_target *host, fa_rowop_kind op, bool tanh_for
     int64_t n = rows * d;
     float *x = malloc(sizeof(float) * (size_t)n), *u = malloc(sizeof(float) * (size_t)n);
     float *y = malloc(sizeof(float) * (size_t)n), *want = malloc(sizeof(float) * (size_t)n);
-    float *gamma = malloc(sizeof(float) * (size_t)d);
+    int64_t ng = rope ? n : d; /* rope: sin [rows, d] */
+    float *gamma = malloc(sizeof(float) * (size_t)ng);
     for (int64_t i = 0; i < n; i++)
         x[i] = rnd_unit() * 4.0f, u[i] = rnd_unit();
-    for (int64_t i = 0; i < d; i++)
-        gamma[i] = 1.0f + rnd_unit() * 0.1f;
+    for (int64_t i = 0; i < ng; i++)
+        gamma[i] = rope ? rnd_unit() : 1.0f + rnd_unit() * 0.1f;
     double best_jit = 1e30, best_ref = 1e30;
     for (int rep = 0; rep < 5; rep++) {
         double t0 = seconds();
-        fa_rowop_run(fn, x, u, gamma, y, elementwise ? n : rows);
+        fa_rowop_run(fn, x, u, gamma, y, elementwise ? n : rows, key.d == 0 && rope ? d : 0);
         double t1 = seconds();
         reference(op, x, u, gamma, rows, d, key.epsilon, tanh_form, want);
         double t2 = seconds();
@@ -377,7 +493,10 @@ static void bench_one(const fa_jit_target *host, fa_rowop_kind op, bool tanh_for
         worst = ulps(y[i], want[i]) > worst ? ulps(y[i], want[i]) : worst;
     printf("rowop %-8s%s rows=%lld d=%lld cpu %s: generated %.3f ms, C twin %.3f ms (%.1fx), "
            "max %lld ulps\n",
-           fa_rowop_kind_name(op), op == FA_ROWOP_GELU ? (tanh_form ? " tanh" : " erf ") : "",
+           fa_rowop_kind_name(op),
+           op == FA_ROWOP_GELU ? (tanh_form ? " tanh" : " erf ")
+           : rope              ? (variant ? " d?  " : " d   ")
+                               : "",
            (long long)rows, (long long)d, host->cpu, best_jit * 1e3, best_ref * 1e3,
            best_ref / best_jit, (long long)worst);
     free(x);
@@ -395,6 +514,8 @@ static int bench(int64_t rows, int64_t d) {
     bench_one(&host, FA_ROWOP_GELU, false, rows, d);
     bench_one(&host, FA_ROWOP_GELU, true, rows, d);
     bench_one(&host, FA_ROWOP_SOFTMAX, false, rows, d);
+    bench_one(&host, FA_ROWOP_ROPE, false, rows, d);
+    bench_one(&host, FA_ROWOP_ROPE, true, rows, d);
     fa_jit_shutdown();
     TEST_MAIN_END();
 }
@@ -416,10 +537,12 @@ int main(int argc, char **argv) {
     check_path(&generic, FA_ROWOP_GENERIC);
     check_step(&host);
     check_step(&generic);
+    check_rope_steps(&host);
+    check_rope_steps(&generic);
     check_keys(&host);
-    static const char *names[4] = {"rms_norm", "swiglu", "gelu", "softmax"};
+    static const char *names[5] = {"rms_norm", "swiglu", "gelu", "softmax", "rope"};
     printf("%d kernels checked\n", kernels_checked);
-    for (int op = 0; op < 4; op++)
+    for (int op = 0; op < 5; op++)
         printf("  %-8s %llu elements, %llu not bitwise equal to the twin, max %lld ulps\n",
                names[op], (unsigned long long)compared[op], (unsigned long long)differing[op],
                (long long)max_ulps[op]);
