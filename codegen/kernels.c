@@ -22,20 +22,6 @@
 
 /* ---- output allocation ---------------------------------------------------------------------- */
 
-/* Like fa_rt_tensor_alloc without zeroing: the generated kernels write every element. */
-static fa_status alloc_out(fa_rt_tensor *t, fa_dtype dt, int rank, const int64_t *dims,
-                           const fa_rt_allocator *al) {
-    memset(t, 0, sizeof *t);
-    uint64_t n, bytes;
-    FA_TRY(fa_rt_shape_num_elements(rank, dims, &n));
-    FA_TRY(fa_rt_dtype_num_bytes(dt, n, &bytes));
-    void *p = al->alloc(al->user, (size_t)(bytes ? bytes : 1), 64);
-    if (!p)
-        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory allocating %llu bytes",
-                              (unsigned long long)bytes);
-    *t = fa_rt_tensor_view(dt, rank, dims, p, bytes);
-    return FA_OK;
-}
 
 /* Rows of |t| (every dim but the last). */
 static uint64_t rows_of(const fa_rt_tensor *t) {
@@ -110,7 +96,7 @@ static fa_status qlinear_kernel(const void *params, const fa_rt_tensor *const *i
     int64_t dims[FA_MAX_RANK];
     memcpy(dims, codes->dims, sizeof dims);
     dims[codes->rank - 1] = c->n;
-    FA_TRY(fa_status_prefix(alloc_out(&outs[0], FA_DT_F32, codes->rank, dims, al), "qlinear"));
+    FA_TRY(fa_status_prefix(fa_rt_tensor_alloc_uninit(&outs[0], FA_DT_F32, codes->rank, dims, al), "qlinear"));
     uint64_t rows = rows_of(codes);
     if (rows > 0)
         fa_qgemm_run(c->fn, codes->data, scales->data, c->packed.w, c->packed.wscale,
@@ -237,8 +223,8 @@ static fa_status tquant_kernel(const void *params, const fa_rt_tensor *const *in
     memcpy(sdims, x->dims, sizeof sdims);
     sdims[x->rank - 1] = 1;
     const char *op = "transform_quantize";
-    FA_TRY(fa_status_prefix(alloc_out(&outs[0], FA_DT_I8, x->rank, x->dims, al), "%s", op));
-    fa_status s = fa_status_prefix(alloc_out(&outs[1], FA_DT_F32, x->rank, sdims, al), "%s", op);
+    FA_TRY(fa_status_prefix(fa_rt_tensor_alloc_uninit(&outs[0], FA_DT_I8, x->rank, x->dims, al), "%s", op));
+    fa_status s = fa_status_prefix(fa_rt_tensor_alloc_uninit(&outs[1], FA_DT_F32, x->rank, sdims, al), "%s", op);
     if (s) {
         fa_rt_tensor_free(&outs[0], al);
         return s;

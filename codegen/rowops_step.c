@@ -160,20 +160,6 @@ typedef struct rowop_ctx {
     int64_t axis; /* the node's, for the C kernel */
 } rowop_ctx;
 
-/* Like fa_rt_tensor_alloc without zeroing: the generated kernels write every element. */
-static fa_status alloc_out(fa_rt_tensor *t, int rank, const int64_t *dims,
-                           const fa_rt_allocator *al) {
-    memset(t, 0, sizeof *t);
-    uint64_t n, bytes;
-    FA_TRY(fa_rt_shape_num_elements(rank, dims, &n));
-    FA_TRY(fa_rt_dtype_num_bytes(FA_DT_F32, n, &bytes));
-    void *p = al->alloc(al->user, (size_t)(bytes ? bytes : 1), 64);
-    if (!p)
-        return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory allocating %llu bytes",
-                              (unsigned long long)bytes);
-    *t = fa_rt_tensor_view(FA_DT_F32, rank, dims, p, bytes);
-    return FA_OK;
-}
 
 static bool same_shape(const fa_rt_tensor *a, const fa_rt_tensor *b) {
     if (a->rank != b->rank)
@@ -299,7 +285,7 @@ static fa_status rowop_kernel(const void *params, const fa_rt_tensor *const *ins
     if (!rowop_fits(c, ins, nin))
         return c_kernel(c, ins, nin, &outs[0], al);
     const fa_rt_tensor *x = ins[0];
-    FA_TRY(fa_status_prefix(alloc_out(&outs[0], x->rank, x->dims, al), "%s",
+    FA_TRY(fa_status_prefix(fa_rt_tensor_alloc_uninit(&outs[0], FA_DT_F32, x->rank, x->dims, al), "%s",
                             fa_rowop_kind_name(c->key.op)));
     bool rowwise = c->key.op == FA_ROWOP_RMS_NORM || c->key.op == FA_ROWOP_SOFTMAX;
     uint64_t n = 1; /* rows (rms_norm, softmax) or elements: bounded by the allocated bytes */

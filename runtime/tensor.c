@@ -62,8 +62,8 @@ uint64_t fa_rt_tensor_num_elements(const fa_rt_tensor *t) {
     return n;
 }
 
-fa_status fa_rt_tensor_alloc(fa_rt_tensor *t, fa_dtype dt, int rank, const int64_t *dims,
-                             const fa_rt_allocator *al) {
+fa_status fa_rt_tensor_alloc_uninit(fa_rt_tensor *t, fa_dtype dt, int rank, const int64_t *dims,
+                                    const fa_rt_allocator *al) {
     memset(t, 0, sizeof *t);
     uint64_t n, bytes;
     FA_TRY(fa_rt_shape_num_elements(rank, dims, &n));
@@ -72,13 +72,14 @@ fa_status fa_rt_tensor_alloc(fa_rt_tensor *t, fa_dtype dt, int rank, const int64
     if (!p)
         return fa_status_make(FA_STATUS_OUT_OF_MEMORY, "out of memory allocating %llu bytes",
                               (unsigned long long)bytes);
-    memset(p, 0, (size_t)(bytes ? bytes : 1));
-    t->dtype = dt;
-    t->rank = rank;
-    for (int i = 0; i < rank; i++)
-        t->dims[i] = dims[i];
-    t->data = p;
-    t->nbytes = bytes;
+    *t = fa_rt_tensor_view(dt, rank, dims, p, bytes);
+    return FA_OK;
+}
+
+fa_status fa_rt_tensor_alloc(fa_rt_tensor *t, fa_dtype dt, int rank, const int64_t *dims,
+                             const fa_rt_allocator *al) {
+    FA_TRY(fa_rt_tensor_alloc_uninit(t, dt, rank, dims, al));
+    memset(t->data, 0, (size_t)(t->nbytes ? t->nbytes : 1));
     return FA_OK;
 }
 

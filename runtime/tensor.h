@@ -49,6 +49,9 @@ uint64_t fa_rt_tensor_num_elements(const fa_rt_tensor *t);
  * |*t| is zeroed and nothing is held. */
 fa_status fa_rt_tensor_alloc(fa_rt_tensor *t, fa_dtype dt, int rank, const int64_t *dims,
                              const fa_rt_allocator *al);
+/* Like fa_rt_tensor_alloc without zeroing: for kernels that write every element. */
+fa_status fa_rt_tensor_alloc_uninit(fa_rt_tensor *t, fa_dtype dt, int rank, const int64_t *dims,
+                                    const fa_rt_allocator *al);
 /* Allocates |*dst| as a copy of |src|. */
 fa_status fa_rt_tensor_clone(fa_rt_tensor *dst, const fa_rt_tensor *src, const fa_rt_allocator *al);
 /* Frees the data of |*t| with |al| and zeroes |*t|; safe on a zeroed tensor. */
