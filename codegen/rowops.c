@@ -32,6 +32,10 @@ typedef struct softmax_row {
     LLVMValueRef xr, yr, mx, sum;
 } softmax_row;
 
+/* Softmax rows up to this long keep exp(x - max) (doubles, on the stack) from the sum pass for
+ * the output pass instead of computing it twice; the values are the same either way. */
+enum { SOFTMAX_KEEP = 4096 };
+
 typedef struct gen {
     fa_irgen ir;
     const fa_rowop_key *key;
@@ -40,6 +44,7 @@ typedef struct gen {
     LLVMValueRef x, x2, gamma, y, rows, dparam;
     LLVMValueRef invbuf; /* rms_norm: the row's 1 / rms (a stack double) */
     softmax_row *sm;     /* softmax: the row being emitted */
+    LLVMValueRef keep;   /* softmax: SOFTMAX_KEEP doubles of exp(x - max) */
 } gen;
 
 /* ---- typed helpers: width 1 is the scalar type, else a vector ---- */
@@ -276,6 +281,26 @@ static void softmax_out_body(gen *g, LLVMValueRef i, unsigned n, LLVMValueRef ro
     store_f(g, fdiv(g, e, splat(g, s->sum, n)), s->yr, i, n);
 }
 
+/* The output pass from the kept exp(x - max). */
+static void softmax_kept_body(gen *g, LLVMValueRef i, unsigned n, LLVMValueRef row) {
+    (void)row;
+    fa_irgen *ir = &g->ir;
+    const softmax_row *s = g->sm;
+    LLVMValueRef e = fa_irgen_load(ir, ty(g->f64, n), fa_irgen_gep(ir, g->f64, g->keep, i), 8);
+    store_f(g, fdiv(g, e, splat(g, s->sum, n)), s->yr, i, n);
+}
+
+/* exp(x - max) of |n| elements at |i|, also stored to the kept row when it fits (else to its
+ * start, which is then never read). */
+static LLVMValueRef softmax_exp(gen *g, const softmax_row *s, LLVMValueRef fits, LLVMValueRef i,
+                                unsigned n) {
+    fa_irgen *ir = &g->ir;
+    LLVMValueRef e = exp_d(g, fsub(g, load_d(g, s->xr, i, n), splat(g, s->mx, n)), n);
+    LLVMValueRef at = LLVMBuildSelect(ir->b, fits, i, fa_irgen_i64(ir, 0), "");
+    fa_irgen_store(ir, e, fa_irgen_gep(ir, g->f64, g->keep, at), 8);
+    return e;
+}
+
 static void emit_softmax(gen *g) {
     fa_irgen *ir = &g->ir;
     unsigned w = g->w;
@@ -304,22 +329,33 @@ static void emit_softmax(gen *g) {
         mx = max_step(g, mx, LLVMBuildExtractElement(ir->b, mv, fa_irgen_i32(ir, l), ""));
     s.mx = LLVMBuildFPExt(ir->b, mx, g->f64, "");
     /* sum of exp(x - max): W double lanes, then the tail */
+    LLVMValueRef fits =
+        LLVMBuildICmp(ir->b, LLVMIntULE, end, fa_irgen_i64(ir, SOFTMAX_KEEP), "fits");
     LLVMValueRef sv = cf(g, w, 0.0);
     fa_irgen_loop_begin(ir, &lv, fa_irgen_i64(ir, 0), end, w, w, 1, &sv);
-    LLVMValueRef ns =
-        fadd(g, sv, exp_d(g, fsub(g, load_d(g, s.xr, lv.iv, w), splat(g, s.mx, w)), w));
+    LLVMValueRef ns = fadd(g, sv, softmax_exp(g, &s, fits, lv.iv, w));
     fa_irgen_loop_end(ir, &lv, &ns);
     sv = lv.phis[0];
     LLVMValueRef ss = cf(g, 1, 0.0);
     fa_irgen_loop_begin(ir, &lt, lv.iv, end, 1, 1, 1, &ss);
-    ns = fadd(g, ss, exp_d(g, fsub(g, load_d(g, s.xr, lt.iv, 1), s.mx), 1));
+    ns = fadd(g, ss, softmax_exp(g, &s, fits, lt.iv, 1));
     fa_irgen_loop_end(ir, &lt, &ns);
     LLVMTypeRef vt = ty(g->f64, w);
     LLVMValueRef args[2] = {lt.phis[0], sv};
     s.sum = fa_irgen_intrinsic_call(ir, "llvm.vector.reduce.fadd", &vt, 1, args, 2);
-    /* y = exp(x - max) / sum */
+    /* y = exp(x - max) / sum, from the kept row or computed again */
     g->sm = &s;
+    LLVMBasicBlockRef kept = LLVMAppendBasicBlockInContext(ir->ctx, ir->fn, "kept");
+    LLVMBasicBlockRef again = LLVMAppendBasicBlockInContext(ir->ctx, ir->fn, "again");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(ir->ctx, ir->fn, "done");
+    LLVMBuildCondBr(ir->b, fits, kept, again);
+    LLVMPositionBuilderAtEnd(ir->b, kept);
+    map(g, end, w, softmax_kept_body, NULL);
+    LLVMBuildBr(ir->b, done);
+    LLVMPositionBuilderAtEnd(ir->b, again);
     map(g, end, w, softmax_out_body, NULL);
+    LLVMBuildBr(ir->b, done);
+    LLVMPositionBuilderAtEnd(ir->b, done);
     g->sm = NULL;
     fa_irgen_loop_end(ir, &lr, NULL);
 }
@@ -395,7 +431,10 @@ fa_status fa_rowop_emit(const void *user, fa_jit_module *m, const char *symbol) 
         break;
     case FA_ROWOP_SWIGLU: map(&g, g.rows, g.w, swiglu_body, NULL); break;
     case FA_ROWOP_GELU: map(&g, g.rows, g.w, gelu_body, NULL); break;
-    case FA_ROWOP_SOFTMAX: emit_softmax(&g); break;
+    case FA_ROWOP_SOFTMAX:
+        g.keep = LLVMBuildArrayAlloca(ir->b, g.f64, fa_irgen_i64(ir, SOFTMAX_KEEP), "keep");
+        emit_softmax(&g);
+        break;
     case FA_ROWOP_ROPE: emit_rope(&g); break;
     }
     LLVMBuildRetVoid(ir->b);
