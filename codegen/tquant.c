@@ -23,6 +23,17 @@
  *   order: each z_j is the C twin's sum in its order, fmul then fadd, never fused, so dense
  *   results are bitwise equal too. The run's z rows live on the stack (RB * dp floats, at most
  *   128 KiB), then each is quantized.
+ * - Kronecker types kron(A1 [p, p], A2 [q, q]) (d = p q; p and A1's structure in the key): x
+ *   read as X [p][q], step 1 Y = X A2 into a stack Y [p][qp] (wq-lane vectors along the
+ *   contiguous q axis: the path's lanes, or the power of two >= q; qp = q rounded up to wq,
+ *   A2 packed [q][qp] with zero columns; per Y row, blocks of up to 8 vectors of accumulators,
+ *   i2 unrolled when q <= 16), step 2 z = A1^T Y: with a Hadamard A1 diag(s) H_p / sqrt(p) the
+ *   signs are xor-ed into Y's rows in step 1, an FWHT runs along p (whole rows, passes of up
+ *   to log2 B stages) and the rows are compacted in place into z [d] times 1/sqrt(p); with a
+ *   dense A1 (packed transposed) z[j1] = sum_i1 A1[i1][j1] Y[i1] into z after Y. Each sum is
+ *   fmul then fadd in index order, but not the twin's order over the whole matrix, so, like
+ *   Hadamard types, codes may differ by one at a tie. Stack: p qp (+ d + qp) floats, at most
+ *   FA_TQUANT_SCRATCH_FLOATS (detection only picks factorizations that fit).
  * - Paths: W = 16 lanes (AVX-512), 8 (AVX2) or 4 (generic); rint is llvm.rint where the target
  *   has SSE4.1 (a roundps), else the exact (q + 1.5 * 2^23) - 1.5 * 2^23 for |q| <= 128. */
 #include <math.h>
@@ -35,7 +46,7 @@
 #include "codegen/irgen.h"
 #include "codegen/tquant_layout.h"
 
-enum { SCRATCH_FLOATS = 32768, RB_MAX = 64 };
+enum { SCRATCH_FLOATS = FA_TQUANT_SCRATCH_FLOATS, RB_MAX = 64 };
 
 /* ---- IR helpers ---- */
 
@@ -45,6 +56,7 @@ typedef struct gen {
     int64_t d, dp, rb;
     int w, mr, nv, bmax; /* lanes, dense tile rows and vectors, Hadamard block vectors */
     bool sse41;
+    fa_tquant_path path;
     uint64_t off[FA_TQUANT_TYPES_MAX];
     LLVMValueRef x, tt, a, clip, codes, scales, rows;
     LLVMValueRef scratch, rvar, badvar, nvar;
@@ -285,6 +297,206 @@ static void emit_hadamard_row(gen *g, int k, LLVMValueRef r) {
     emit_quant_row(g, k, r, g->scratch, NULL, 64);
 }
 
+/* ---- Kronecker ---- */
+
+enum { KRON_NB = 8, KRON_UNROLL = 16 };
+
+/* One KRON row being generated: A1 [p, p] (signs [p] when hadamard, else transposed [p][p]),
+ * A2 [q][qp], vectors of wq lanes along the q axis, nvq = qp / wq per row of Y [p][qp] (the
+ * stack at y) and z [d] (at z, rows of q floats, written with whole vectors in increasing
+ * order so that a row's last vector spills zeros or garbage only into the next row's start,
+ * which is written later). */
+typedef struct kron_row {
+    int64_t p, q, qp, nvq;
+    unsigned wq;
+    bool hadamard;
+    LLVMValueRef xrow, a1, a2, y, z;
+    LLVMValueRef iv; /* the current Y row (step 1) or z row (step 2) */
+} kron_row;
+
+typedef void (*kron_block_fn)(gen *g, const kron_row *kr, LLVMValueRef c, int nb);
+
+/* Calls |fn| on the vector columns [0, nvq) in blocks of KRON_NB vectors at c (an i64
+ * vector index), then on the remainder; always in increasing order. */
+static void kron_blocks(gen *g, const kron_row *kr, kron_block_fn fn) {
+    fa_irgen *ir = &g->ir;
+    int64_t full = kr->nvq / KRON_NB * KRON_NB;
+    if (full == KRON_NB) {
+        fn(g, kr, fa_irgen_i64(ir, 0), KRON_NB);
+    } else if (full) {
+        fa_irgen_loop lc;
+        fa_irgen_loop_begin(ir, &lc, fa_irgen_i64(ir, 0), fa_irgen_i64(ir, full), KRON_NB, KRON_NB,
+                            0, NULL);
+        fn(g, kr, lc.iv, KRON_NB);
+        fa_irgen_loop_end(ir, &lc, NULL);
+    }
+    if (kr->nvq > full)
+        fn(g, kr, fa_irgen_i64(ir, full), (int)(kr->nvq - full));
+}
+
+/* Element offset of vector |b| of vector column block |c| in a row. */
+static LLVMValueRef kron_col(gen *g, const kron_row *kr, LLVMValueRef c, int b) {
+    return fa_irgen_mul64(&g->ir, fa_irgen_add64(&g->ir, c, b), kr->wq);
+}
+
+/* acc[b] += splat(s) * v[b] for |nb| vectors: fmul then fadd, in the sum's order. */
+static void kron_madd(gen *g, LLVMValueRef *acc, LLVMValueRef s, LLVMValueRef *v, int nb) {
+    fa_irgen *ir = &g->ir;
+    for (int b = 0; b < nb; b++)
+        acc[b] = LLVMBuildFAdd(ir->b, acc[b], LLVMBuildFMul(ir->b, s, v[b], ""), "");
+}
+
+/* Step 1 on one block: Y[i1][cols] = sum over i2 of X[i1][i2] A2[i2][cols] (i2 ascending),
+ * times A1's sign s_i1 (xor-ed into the sign bits) when A1 is a Hadamard. */
+static void kron_xa2_block(gen *g, const kron_row *kr, LLVMValueRef c, int nb) {
+    fa_irgen *ir = &g->ir;
+    LLVMTypeRef vf = fa_irgen_vec(ir->f32, kr->wq), vi = fa_irgen_vec(ir->i32, kr->wq);
+    unsigned align = kr->wq * 4;
+    LLVMValueRef xr = fa_irgen_gep(ir, ir->f32, kr->xrow, fa_irgen_mul64(ir, kr->iv, kr->q));
+    LLVMValueRef acc[KRON_NB], av[KRON_NB];
+    for (int b = 0; b < nb; b++)
+        acc[b] = LLVMConstNull(vf);
+    fa_irgen_loop li;
+    bool unroll = kr->q <= KRON_UNROLL;
+    if (!unroll)
+        fa_irgen_loop_begin(ir, &li, fa_irgen_i64(ir, 0), fa_irgen_i64(ir, kr->q), 1, 1, nb, acc);
+    for (int64_t i2 = 0; i2 < (unroll ? kr->q : 1); i2++) {
+        LLVMValueRef i = unroll ? fa_irgen_i64(ir, i2) : li.iv;
+        LLVMValueRef arow = fa_irgen_gep(ir, ir->f32, kr->a2, fa_irgen_mul64(ir, i, kr->qp));
+        for (int b = 0; b < nb; b++)
+            av[b] = fa_irgen_load(ir, vf, fa_irgen_gep(ir, ir->f32, arow, kron_col(g, kr, c, b)),
+                                  align);
+        LLVMValueRef xs = fa_irgen_splat(
+            ir, fa_irgen_load(ir, ir->f32, fa_irgen_gep(ir, ir->f32, xr, i), 4), kr->wq);
+        kron_madd(g, acc, xs, av, nb);
+    }
+    if (!unroll) {
+        fa_irgen_loop_end(ir, &li, acc);
+        for (int b = 0; b < nb; b++)
+            acc[b] = li.phis[b];
+    }
+    LLVMValueRef yr = fa_irgen_gep(ir, ir->f32, kr->y, fa_irgen_mul64(ir, kr->iv, kr->qp));
+    LLVMValueRef sv = NULL;
+    if (kr->hadamard)
+        sv = fa_irgen_splat(
+            ir, fa_irgen_load(ir, ir->i32, fa_irgen_gep(ir, ir->f32, kr->a1, kr->iv), 4), kr->wq);
+    for (int b = 0; b < nb; b++) {
+        LLVMValueRef v = acc[b];
+        if (sv)
+            v = LLVMBuildBitCast(
+                ir->b, LLVMBuildXor(ir->b, LLVMBuildBitCast(ir->b, v, vi, ""), sv, ""), vf, "");
+        fa_irgen_store(ir, v, fa_irgen_gep(ir, ir->f32, yr, kron_col(g, kr, c, b)), align);
+    }
+}
+
+/* Step 2 with a dense A1 on one block: z[j1][cols] = sum over i1 of A1[i1][j1] Y[i1][cols]
+ * (i1 ascending; A1 packed transposed, so the row j1 of the packed A1 is read in order). */
+static void kron_a1y_block(gen *g, const kron_row *kr, LLVMValueRef c, int nb) {
+    fa_irgen *ir = &g->ir;
+    LLVMTypeRef vf = fa_irgen_vec(ir->f32, kr->wq);
+    unsigned align = kr->wq * 4;
+    LLVMValueRef a1r = fa_irgen_gep(ir, ir->f32, kr->a1, fa_irgen_mul64(ir, kr->iv, kr->p));
+    LLVMValueRef acc[KRON_NB], yv[KRON_NB];
+    for (int b = 0; b < nb; b++)
+        acc[b] = LLVMConstNull(vf);
+    fa_irgen_loop li;
+    fa_irgen_loop_begin(ir, &li, fa_irgen_i64(ir, 0), fa_irgen_i64(ir, kr->p), 1, 1, nb, acc);
+    LLVMValueRef yr = fa_irgen_gep(ir, ir->f32, kr->y, fa_irgen_mul64(ir, li.iv, kr->qp));
+    for (int b = 0; b < nb; b++)
+        yv[b] = fa_irgen_load(ir, vf, fa_irgen_gep(ir, ir->f32, yr, kron_col(g, kr, c, b)), align);
+    LLVMValueRef as = fa_irgen_splat(
+        ir, fa_irgen_load(ir, ir->f32, fa_irgen_gep(ir, ir->f32, a1r, li.iv), 4), kr->wq);
+    kron_madd(g, acc, as, yv, nb);
+    fa_irgen_loop_end(ir, &li, acc);
+    LLVMValueRef zr = fa_irgen_gep(ir, ir->f32, kr->z, fa_irgen_mul64(ir, kr->iv, kr->q));
+    for (int b = 0; b < nb; b++)
+        fa_irgen_store(ir, li.phis[b], fa_irgen_gep(ir, ir->f32, zr, kron_col(g, kr, c, b)), 4);
+}
+
+/* The Hadamard A1's last step on one block: z row j1 = Y row j1 / sqrt(p), compacted in place
+ * (z[j1 q + e] lies at or below Y[j1 qp + e], and each vector is loaded before it is stored). */
+static void kron_compact_block(gen *g, const kron_row *kr, LLVMValueRef c, int nb) {
+    fa_irgen *ir = &g->ir;
+    LLVMTypeRef vf = fa_irgen_vec(ir->f32, kr->wq);
+    LLVMValueRef inv =
+        fa_irgen_const_splat_f32(ir, kr->wq, (double)(float)(1.0 / sqrt((double)kr->p)));
+    LLVMValueRef yr = fa_irgen_gep(ir, ir->f32, kr->y, fa_irgen_mul64(ir, kr->iv, kr->qp));
+    LLVMValueRef zr = fa_irgen_gep(ir, ir->f32, kr->z, fa_irgen_mul64(ir, kr->iv, kr->q));
+    for (int b = 0; b < nb; b++) {
+        LLVMValueRef v =
+            fa_irgen_load(ir, vf, fa_irgen_gep(ir, ir->f32, yr, kron_col(g, kr, c, b)), kr->wq * 4);
+        fa_irgen_store(ir, LLVMBuildFMul(ir->b, v, inv, ""),
+                       fa_irgen_gep(ir, ir->f32, zr, kron_col(g, kr, c, b)), 4);
+    }
+}
+
+/* The FWHT of Y along the p axis (rows, whole rows of nvq vectors at a time): passes of up to
+ * log2 bmax stages on groups of rows s apart, like emit_hadamard_row's later passes. */
+static void emit_kron_fwht(gen *g, const kron_row *kr) {
+    fa_irgen *ir = &g->ir;
+    LLVMTypeRef vf = fa_irgen_vec(ir->f32, kr->wq);
+    unsigned align = kr->wq * 4;
+    LLVMValueRef v[16];
+    for (int64_t s = 1; s < kr->p;) {
+        int64_t grp = kr->p / s < g->bmax ? kr->p / s : g->bmax;
+        fa_irgen_loop lh, ll, lc;
+        fa_irgen_loop_begin(ir, &lh, fa_irgen_i64(ir, 0), fa_irgen_i64(ir, kr->p), s * grp, s * grp,
+                            0, NULL);
+        fa_irgen_loop_begin(ir, &ll, fa_irgen_i64(ir, 0), fa_irgen_i64(ir, s), 1, 1, 0, NULL);
+        LLVMValueRef base = LLVMBuildAdd(ir->b, lh.iv, ll.iv, "");
+        fa_irgen_loop_begin(ir, &lc, fa_irgen_i64(ir, 0), fa_irgen_i64(ir, kr->nvq), 1, 1, 0, NULL);
+        LLVMValueRef col = fa_irgen_mul64(ir, lc.iv, kr->wq), at[16];
+        for (int m = 0; m < grp; m++) {
+            LLVMValueRef row = fa_irgen_add64(ir, base, m * s);
+            at[m] = fa_irgen_gep(ir, ir->f32, kr->y,
+                                 LLVMBuildAdd(ir->b, fa_irgen_mul64(ir, row, kr->qp), col, ""));
+            v[m] = fa_irgen_load(ir, vf, at[m], align);
+        }
+        vector_stages(g, v, (int)grp);
+        for (int m = 0; m < grp; m++)
+            fa_irgen_store(ir, v[m], at[m], align);
+        fa_irgen_loop_end(ir, &lc, NULL);
+        fa_irgen_loop_end(ir, &ll, NULL);
+        fa_irgen_loop_end(ir, &lh, NULL);
+        s *= grp;
+    }
+}
+
+/* Row |r| of KRON type |k|: z = x (A1 kron A2), with X = x as [p][q], Y = X A2 and z = A1^T Y
+ * (z[j1 q + j2] = sum_i1 A1[i1][j1] sum_i2 X[i1][i2] A2[i2][j2]), then its quantization. */
+static void emit_kron_row(gen *g, int k, LLVMValueRef r) {
+    fa_irgen *ir = &g->ir;
+    const fa_tquant_key *key = g->key;
+    kron_row kr;
+    memset(&kr, 0, sizeof kr);
+    kr.p = key->kron_p[k];
+    kr.q = g->d / kr.p;
+    kr.hadamard = key->kron_hadamard[k];
+    kr.wq = (unsigned)fa_tquant_kron_lanes(g->path, kr.q);
+    kr.qp = fa_tquant_kron_qp(g->path, kr.q);
+    kr.nvq = kr.qp / kr.wq;
+    kr.xrow = fa_irgen_gep(ir, ir->f32, g->x, fa_irgen_mul64(ir, r, g->d));
+    kr.a1 = fa_irgen_gep(ir, ir->f32, g->a, fa_irgen_i64(ir, (int64_t)g->off[k]));
+    kr.a2 = fa_irgen_gep(ir, ir->f32, kr.a1,
+                         fa_irgen_i64(ir, (int64_t)fa_tquant_kron_a1_floats(kr.p, kr.hadamard)));
+    kr.y = g->scratch;
+    int64_t yf = (kr.p * kr.qp + 15) / 16 * 16;
+    kr.z = kr.hadamard ? g->scratch : fa_irgen_gep(ir, ir->f32, g->scratch, fa_irgen_i64(ir, yf));
+    fa_irgen_loop l1;
+    fa_irgen_loop_begin(ir, &l1, fa_irgen_i64(ir, 0), fa_irgen_i64(ir, kr.p), 1, 1, 0, NULL);
+    kr.iv = l1.iv;
+    kron_blocks(g, &kr, kron_xa2_block);
+    fa_irgen_loop_end(ir, &l1, NULL);
+    if (kr.hadamard)
+        emit_kron_fwht(g, &kr);
+    fa_irgen_loop l2;
+    fa_irgen_loop_begin(ir, &l2, fa_irgen_i64(ir, 0), fa_irgen_i64(ir, kr.p), 1, 1, 0, NULL);
+    kr.iv = l2.iv;
+    kron_blocks(g, &kr, kr.hadamard ? kron_compact_block : kron_a1y_block);
+    fa_irgen_loop_end(ir, &l2, NULL);
+    emit_quant_row(g, k, r, kr.z, NULL, 64);
+}
+
 /* ---- dense ---- */
 
 /* z of |mr| rows from |row0| (stack rows from |srow0|), |nvec| vectors of columns at |col|. */
@@ -396,7 +608,15 @@ static void emit_kernel(gen *g, fa_jit_module *m, const char *symbol) {
     LLVMTypeRef fty = LLVMFunctionType(ir->i64, params, 7, 0);
     LLVMValueRef *slots[7] = {&g->x, &g->tt, &g->a, &g->clip, &g->codes, &g->scales, &g->rows};
     fa_irgen_function_begin(ir, m, symbol, fty, 6, slots);
-    g->scratch = LLVMBuildArrayAlloca(ir->b, ir->f32, fa_irgen_i64(ir, g->rb * g->dp), "z");
+    /* Dense runs, Hadamard rows and KRON rows (fa_tquant_key_check bounds their needs). */
+    uint64_t floats = (uint64_t)(g->rb * g->dp);
+    for (int k = 0; k < g->key->ntypes; k++)
+        if (g->key->kinds[k] == FA_TQUANT_KRON) {
+            uint64_t need =
+                fa_tquant_kron_scratch(g->path, g->d, g->key->kron_p[k], g->key->kron_hadamard[k]);
+            floats = need > floats ? need : floats;
+        }
+    g->scratch = LLVMBuildArrayAlloca(ir->b, ir->f32, fa_irgen_i64(ir, (int64_t)floats), "z");
     LLVMSetAlignment(g->scratch, 64);
     g->rvar = LLVMBuildAlloca(ir->b, ir->i64, "r");
     g->badvar = LLVMBuildAlloca(ir->b, ir->i64, "bad");
@@ -441,6 +661,7 @@ static void emit_kernel(gen *g, fa_jit_module *m, const char *symbol) {
             break;
         case FA_TQUANT_HADAMARD: emit_hadamard_row(g, ty, r); break;
         case FA_TQUANT_DENSE: emit_dense_run(g, ty, r); break;
+        case FA_TQUANT_KRON: emit_kron_row(g, ty, r); break;
         }
         if (g->key->kinds[ty] != FA_TQUANT_DENSE)
             fa_irgen_store(ir, fa_irgen_add64(ir, r, 1), g->rvar, 8);
@@ -474,10 +695,11 @@ fa_status fa_tquant_emit(const void *user, fa_jit_module *m, const char *symbol)
     g.mr = 4;
     g.nv = fa_tquant_path_tile_vectors(path);
     g.bmax = path == FA_TQUANT_AVX512 ? 16 : 8;
+    g.path = path;
     g.sse41 = path != FA_TQUANT_GENERIC || fa_jit_target_has(&key->target, "sse4.1");
     int64_t rb = SCRATCH_FLOATS / g.dp;
     g.rb = rb < 1 ? 1 : rb > RB_MAX ? RB_MAX : rb;
-    fa_tquant_section_offsets(key, g.off);
+    fa_tquant_section_offsets(key, path, g.off);
     emit_kernel(&g, m, symbol);
     fa_irgen_deinit(&g.ir);
     return FA_OK;

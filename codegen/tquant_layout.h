@@ -11,7 +11,23 @@ int64_t fa_tquant_padded(int64_t d);
 /* Lanes and dense tile vectors of |path|. */
 int fa_tquant_path_lanes(fa_tquant_path path);
 int fa_tquant_path_tile_vectors(fa_tquant_path path);
-/* Section offsets (floats, multiples of 16) of |key|'s types; returns the total. */
-uint64_t fa_tquant_section_offsets(const fa_tquant_key *key, uint64_t *off);
+/* Section offsets (floats, multiples of 16) of |key|'s types on |path| (resolved, not AUTO);
+ * returns the total. */
+uint64_t fa_tquant_section_offsets(const fa_tquant_key *key, fa_tquant_path path, uint64_t *off);
+
+/* The kernel's stack scratch (floats): every kind's z rows and a KRON row's Y and z fit. */
+enum { FA_TQUANT_SCRATCH_FLOATS = 32768 };
+
+/* KRON with A1 [p, p], A2 [q, q]: the lanes of the vectors along the contiguous q axis (the
+ * path's lanes, or the power of two >= q when q is smaller) and qp, q rounded up to them (the
+ * row stride of packed A2 and of the stack Y [p][qp]). */
+int fa_tquant_kron_lanes(fa_tquant_path path, int64_t q);
+int64_t fa_tquant_kron_qp(fa_tquant_path path, int64_t q);
+/* Floats of A1's part of a KRON section (a multiple of 16), then of the whole section. */
+uint64_t fa_tquant_kron_a1_floats(int64_t p, bool hadamard);
+uint64_t fa_tquant_kron_section_floats(fa_tquant_path path, int64_t d, int64_t p, bool hadamard);
+/* The stack floats a KRON row needs on |path|: Y [p][qp], and for a dense A1 also z [d + qp]
+ * after it (a Hadamard A1 transforms Y in place and compacts it into z). */
+uint64_t fa_tquant_kron_scratch(fa_tquant_path path, int64_t d, int64_t p, bool hadamard);
 
 #endif
