@@ -1,7 +1,9 @@
 /* Neural-network kernels: Softmax / LogSoftmax along one axis (opset 13 semantics),
  * LayerNormalization, and direct Conv over 1 to 3 spatial dims. Floats only; f32 computes in
  * float with double accumulators, other float dtypes through double. */
+#include <cblas.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/kernel_util.h"
@@ -130,6 +132,60 @@ fa_status fa_rt_layer_norm(fa_rt_in x, fa_rt_in scale, fa_rt_in bias, int64_t ax
 
 /* ---- Conv ---- */
 
+/* A convolution's geometry, spatial dims right-aligned to 3 (see fa_rt_conv). */
+typedef struct conv_geom {
+    int64_t nb, c, m, cg, group;
+    int64_t in[3], k[3], st[3], dl[3], pb[3], o[3];
+} conv_geom;
+
+/* f32 convolution as im2col + sgemm per image and group: out[b, g] = W_g [mg, cg K] x
+ * col [cg K, O] + bias, f32 sums in sgemm's order (the loop below sums in double). Returns
+ * false, having written nothing, when the column buffer would exceed 256 MiB or a dim exceeds
+ * BLAS's int; the loop then runs. */
+static bool conv_f32_gemm(const conv_geom *c, const float *x, const float *w, const float *bias,
+                          float *y) {
+    int64_t ksz = c->k[0] * c->k[1] * c->k[2], osz = c->o[0] * c->o[1] * c->o[2];
+    int64_t isz = c->in[0] * c->in[1] * c->in[2], rows = c->cg * ksz, mg = c->m / c->group;
+    if (rows > INT32_MAX || osz > INT32_MAX || mg > INT32_MAX ||
+        (uint64_t)rows * (uint64_t)osz > ((uint64_t)64 << 20))
+        return false;
+    int64_t ncol = rows * osz;
+    float *col = malloc((size_t)(ncol > 0 ? ncol : 1) * sizeof *col);
+    if (!col)
+        return false;
+    for (int64_t b = 0; b < c->nb; b++)
+        for (int64_t g = 0; g < c->group; g++) {
+            const float *xg = x + (b * c->c + g * c->cg) * isz;
+            float *cp = col;
+            for (int64_t ic = 0; ic < c->cg; ic++)
+                for (int64_t kz = 0; kz < c->k[0]; kz++)
+                    for (int64_t ky = 0; ky < c->k[1]; ky++)
+                        for (int64_t kx = 0; kx < c->k[2]; kx++)
+                            for (int64_t z = 0; z < c->o[0]; z++)
+                                for (int64_t yy = 0; yy < c->o[1]; yy++)
+                                    for (int64_t xx = 0; xx < c->o[2]; xx++) {
+                                        int64_t iz = z * c->st[0] - c->pb[0] + kz * c->dl[0];
+                                        int64_t iy = yy * c->st[1] - c->pb[1] + ky * c->dl[1];
+                                        int64_t ix = xx * c->st[2] - c->pb[2] + kx * c->dl[2];
+                                        bool in = iz >= 0 && iz < c->in[0] && iy >= 0 &&
+                                                  iy < c->in[1] && ix >= 0 && ix < c->in[2];
+                                        *cp++ = in ? xg[ic * isz + (iz * c->in[1] + iy) * c->in[2] +
+                                                        ix]
+                                                   : 0.0f;
+                                    }
+            float *yg = y + (b * c->m + g * mg) * osz;
+            for (int64_t oc = 0; oc < mg; oc++) {
+                float bv = bias ? bias[g * mg + oc] : 0.0f;
+                for (int64_t i = 0; i < osz; i++)
+                    yg[oc * osz + i] = bv;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)osz, (int)rows,
+                        1.0f, w + g * mg * rows, (int)rows, col, (int)osz, 1.0f, yg, (int)osz);
+        }
+    free(col);
+    return true;
+}
+
 fa_status fa_rt_conv(fa_rt_in x, fa_rt_in w, fa_rt_in bias, const fa_rt_conv_params *p,
                      fa_rt_tensor *out, fa_rt_al al) {
     const char *name = "Conv";
@@ -196,6 +252,12 @@ fa_status fa_rt_conv(fa_rt_in x, fa_rt_in w, fa_rt_in bias, const fa_rt_conv_par
     int64_t mg = m / group;
     uint64_t isz = (uint64_t)(in[0] * in[1] * in[2]), ksz = (uint64_t)(k[0] * k[1] * k[2]);
     uint64_t osz = (uint64_t)(o[0] * o[1] * o[2]);
+    conv_geom geom = {nb, c, m, cg, group, {in[0], in[1], in[2]}, {k[0], k[1], k[2]},
+                      {st[0], st[1], st[2]}, {dl[0], dl[1], dl[2]}, {pb[0], pb[1], pb[2]},
+                      {o[0], o[1], o[2]}};
+    if (dt == FA_DT_F32 && conv_f32_gemm(&geom, x->data, w->data, bias ? bias->data : NULL,
+                                         out->data))
+        return FA_OK;
     for (int64_t b = 0; b < nb; b++)
         for (int64_t oc = 0; oc < m; oc++) {
             int64_t g = oc / mg;

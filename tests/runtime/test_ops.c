@@ -1,6 +1,8 @@
 /* Shape, index, reduction, normalization, convolution, unary and cast kernels on small
  * hand-computed cases, including the ONNX corner cases (0 / -1 in Reshape, negative and clamped
  * Slice steps, negative indices, Pad modes, auto_pad). */
+#include <stdlib.h>
+
 #include "tests/runtime/rt_test.h"
 
 static const fa_rt_allocator *al;
@@ -310,6 +312,70 @@ static void test_conv(void) {
     fa_rt_tensor_free(&out, al);
 }
 
+/* The f32 convolution (im2col + sgemm) against the f64 one (the double loop) on random
+ * geometries: 1 to 3 spatial dims, groups, strides, dilations, asymmetric pads, odd sizes. */
+static void test_conv_f32_vs_f64(void) {
+    uint64_t seed = 12345;
+    for (int trial = 0; trial < 60; trial++) {
+        int ns = 1 + trial % 3;
+        int64_t group = 1 + (int64_t)(trial % 3 == 2) * 2, cg = 1 + trial % 4, mg = 1 + trial % 3;
+        int64_t c = cg * group, m = mg * group, nb = 1 + trial % 2;
+        int64_t dx[FA_MAX_RANK] = {nb, c}, dw[FA_MAX_RANK] = {m, cg};
+        fa_rt_conv_params p;
+        memset(&p, 0, sizeof p);
+        p.group = group;
+        p.nstrides = p.ndilations = (uint32_t)ns;
+        p.npads = (uint32_t)(2 * ns);
+        uint64_t nx = (uint64_t)(nb * c), nw = (uint64_t)(m * cg);
+        for (int i = 0; i < ns; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            dw[2 + i] = 1 + (int64_t)(seed >> 56) % 3;
+            p.strides[i] = 1 + (int64_t)(seed >> 52) % 2;
+            p.dilations[i] = 1 + (int64_t)(seed >> 48) % 2;
+            dx[2 + i] = (dw[2 + i] - 1) * p.dilations[i] + 1 + (int64_t)(seed >> 60) % 6;
+            p.pads[i] = (int64_t)(seed >> 44) % 2;
+            p.pads[i + ns] = (int64_t)(seed >> 40) % 3;
+            nx *= (uint64_t)dx[2 + i];
+            nw *= (uint64_t)dw[2 + i];
+        }
+        float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc((size_t)m * 4);
+        double *xd = malloc(nx * sizeof *xd), *wd = malloc(nw * sizeof *wd);
+        double *bd = malloc((size_t)m * 8);
+        for (uint64_t i = 0; i < nx + nw + (uint64_t)m; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            float v = (float)((double)(seed >> 40) / (double)(1ULL << 24)) - 0.5f;
+            if (i < nx)
+                x[i] = v, xd[i] = v;
+            else if (i < nx + nw)
+                w[i - nx] = v, wd[i - nx] = v;
+            else
+                b[i - nx - nw] = v, bd[i - nx - nw] = v;
+        }
+        int64_t db[] = {m};
+        fa_rt_tensor tx = rt_view(FA_DT_F32, ns + 2, dx, x), tw = rt_view(FA_DT_F32, ns + 2, dw, w);
+        fa_rt_tensor tb = rt_view(FA_DT_F32, 1, db, b);
+        fa_rt_tensor txd = rt_view(FA_DT_F64, ns + 2, dx, xd), twd = rt_view(FA_DT_F64, ns + 2, dw, wd);
+        fa_rt_tensor tbd = rt_view(FA_DT_F64, 1, db, bd), out, outd;
+        memset(&out, 0, sizeof out);
+        memset(&outd, 0, sizeof outd);
+        CHECK_OK(fa_rt_conv(&tx, &tw, &tb, &p, &out, al));
+        CHECK_OK(fa_rt_conv(&txd, &twd, &tbd, &p, &outd, al));
+        CHECK(out.data && outd.data && out.rank == outd.rank &&
+              !memcmp(out.dims, outd.dims, sizeof out.dims));
+        uint64_t n = fa_rt_tensor_num_elements(&out);
+        double worst = 0;
+        for (uint64_t i = 0; i < n && out.data && outd.data && out.rank == outd.rank; i++) {
+            double e = fabs((double)((float *)out.data)[i] - ((double *)outd.data)[i]);
+            worst = e > worst ? e : worst;
+        }
+        /* |terms| <= 0.25 and at most 4 x 27 of them: f32 sums are within 1e-5 */
+        CHECK(worst < 1e-5);
+        fa_rt_tensor_free(&out, al);
+        fa_rt_tensor_free(&outd, al);
+        free(x), free(w), free(b), free(xd), free(wd), free(bd);
+    }
+}
+
 static void test_unary_cast(void) {
     float x[] = {0.5f, 1.5f, 2.5f, -0.5f, -2.5f, -1.7f};
     int64_t d6[] = {6};
@@ -413,6 +479,7 @@ int main(void) {
     test_generators();
     test_reduce_softmax_norm();
     test_conv();
+    test_conv_f32_vs_f64();
     test_unary_cast();
     test_more();
     return rt_report("test_ops");
