@@ -3,8 +3,10 @@
 #ifndef FA_TESTS_TEST_UTIL_H
 #define FA_TESTS_TEST_UTIL_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static int test_failures;
 
@@ -42,6 +44,21 @@ static int test_failures;
             fa_status_free(check_s_);                                                              \
         }                                                                                          \
     } while (0)
+
+/* xorshift64: advances |state| and returns it (tests take the bits they want). */
+static inline uint64_t test_xorshift(uint64_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
+}
+
+/* Monotonic seconds, for --bench modes. */
+static inline double test_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 #define TEST_MAIN_END()                                                                            \
     do {                                                                                           \

@@ -14,12 +14,7 @@
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static uint32_t rnd(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
+static uint32_t rnd(void) { return (uint32_t)(test_xorshift(&rng) >> 16); }
 
 /* A value in [lo, hi]. */
 static int rnd_int(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
@@ -213,12 +208,6 @@ static void check_cache(const fa_jit_target *target) {
     CHECK_ERROR(fa_qgemm_get(&key, &b), "lacks");
 }
 
-static double seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static int bench(int64_t m, int64_t n, int64_t k) {
     fa_jit_target host;
     fa_jit_target_host(&host);
@@ -243,11 +232,11 @@ static int bench(int64_t m, int64_t n, int64_t k) {
         scales[i] = 0.01f;
     double best_jit = 1e30, best_ref = 1e30;
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = seconds();
+        double t0 = test_seconds();
         fa_qgemm_run(fn, codes, scales, p.w, p.wscale, p.colsum, NULL, y, m);
-        double t1 = seconds();
+        double t1 = test_seconds();
         float *want = reference(&w, codes, scales, m, false);
-        double t2 = seconds();
+        double t2 = test_seconds();
         CHECK(want && memcmp(want, y, sizeof(float) * (size_t)(m * n)) == 0);
         free(want);
         best_jit = t1 - t0 < best_jit ? t1 - t0 : best_jit;

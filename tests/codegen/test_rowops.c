@@ -24,12 +24,7 @@
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static uint32_t rnd(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
+static uint32_t rnd(void) { return (uint32_t)(test_xorshift(&rng) >> 16); }
 
 static float rnd_unit(void) { return (float)rnd() / 2147483648.0f * 2.0f - 1.0f; }
 
@@ -446,12 +441,6 @@ static void check_keys(const fa_jit_target *host) {
 
 /* ---- --bench ---- */
 
-static double seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* |variant|: the tanh form for gelu; d at run time (key d = 0) for rope. */
 static void bench_one(const fa_jit_target *host, fa_rowop_kind op, bool variant, int64_t rows,
                       int64_t d) {
@@ -480,11 +469,11 @@ static void bench_one(const fa_jit_target *host, fa_rowop_kind op, bool variant,
         gamma[i] = rope ? rnd_unit() : 1.0f + rnd_unit() * 0.1f;
     double best_jit = 1e30, best_ref = 1e30;
     for (int rep = 0; rep < 5; rep++) {
-        double t0 = seconds();
+        double t0 = test_seconds();
         fa_rowop_run(fn, x, u, gamma, y, elementwise ? n : rows, key.d == 0 && rope ? d : 0);
-        double t1 = seconds();
+        double t1 = test_seconds();
         reference(op, x, u, gamma, rows, d, key.epsilon, tanh_form, want);
-        double t2 = seconds();
+        double t2 = test_seconds();
         best_jit = t1 - t0 < best_jit ? t1 - t0 : best_jit;
         best_ref = t2 - t1 < best_ref ? t2 - t1 : best_ref;
     }

@@ -22,12 +22,7 @@
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static uint32_t rnd(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
+static uint32_t rnd(void) { return (uint32_t)(test_xorshift(&rng) >> 16); }
 
 static int rnd_int(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - lo + 1)); }
 static float rnd_unit(void) { return (float)rnd() / 2147483648.0f * 2.0f - 1.0f; }
@@ -586,12 +581,6 @@ static void check_kron_paths(const fa_jit_target *targets, int ntargets) {
     }
 }
 
-static double seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* Times |kind|'s kernel (run as dense when |as_dense|) against the twin on |rows| rows. */
 static void bench_one(const fa_jit_target *host, int64_t rows, int64_t d, fa_tquant_kind kind,
                       bool as_dense) {
@@ -616,11 +605,11 @@ static void bench_one(const fa_jit_target *host, int64_t rows, int64_t d, fa_tqu
         x[i] = rnd_unit();
     double best_jit = 1e30, best_ref = 1e30;
     for (int rep = 0; fn && rep < 3; rep++) {
-        double t0 = seconds();
+        double t0 = test_seconds();
         CHECK(fa_tquant_run(fn, x, NULL, p.data, &clip, codes, scales, rows) == -1);
-        double t1 = seconds();
+        double t1 = test_seconds();
         CHECK(reference(x, NULL, a, &clip, rows, d, 1, 4, want_c, want_s));
-        double t2 = seconds();
+        double t2 = test_seconds();
         best_jit = t1 - t0 < best_jit ? t1 - t0 : best_jit;
         best_ref = t2 - t1 < best_ref ? t2 - t1 : best_ref;
     }

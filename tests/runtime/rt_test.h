@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/runtime.h"
@@ -74,6 +75,27 @@ static inline bool rt_close_f32(const float *got, const float *want, uint64_t n,
             return false;
         }
     return true;
+}
+
+/* xorshift64: the next pseudo-random 32 bits of |state| (each test seeds its own). */
+static inline uint32_t rt_xorshift(uint64_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return (uint32_t)(*state >> 11);
+}
+
+/* An allocator whose every allocation fails: the kernels' out-of-memory paths. */
+static inline void *rt_no_alloc(void *user, size_t size, size_t align) {
+    (void)user;
+    (void)size;
+    (void)align;
+    return NULL;
+}
+
+static inline void rt_no_free(void *user, void *p) {
+    (void)user;
+    free(p);
 }
 
 static inline int rt_report(const char *name) {

@@ -7,12 +7,7 @@
 static const fa_rt_allocator *al;
 static uint64_t rng = 88172645463325252ull;
 
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
+static uint32_t next_u32(void) { return rt_xorshift(&rng); }
 
 static float rand_f(void) { return (float)(next_u32() % 2001) / 1000.0f - 1.0f; }
 

@@ -9,12 +9,7 @@
 static const fa_rt_allocator *al;
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
+static uint32_t next_u32(void) { return rt_xorshift(&rng); }
 
 static float rand_f(void) { return (float)(next_u32() % 4001) / 1000.0f - 2.0f; }
 

@@ -10,12 +10,7 @@
 static const fa_rt_allocator *al;
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
+static uint32_t next_u32(void) { return rt_xorshift(&rng); }
 
 static int rand_int(int lo, int hi) { return lo + (int)(next_u32() % (uint32_t)(hi - lo + 1)); }
 static float rand_f(void) { return (float)next_u32() / 2097152.0f - 1024.0f; } /* [-1024, 1024) */

@@ -11,12 +11,7 @@
 static const fa_rt_allocator *al;
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
+static uint32_t next_u32(void) { return rt_xorshift(&rng); }
 
 static float rand_f(void) { return (float)(next_u32() % 20001) / 2500.0f - 4.0f; }
 
@@ -183,23 +178,11 @@ static void test_errors(void) {
     CHECK(out.data == NULL);
 }
 
-static void *no_alloc(void *user, size_t size, size_t align) {
-    (void)user;
-    (void)size;
-    (void)align;
-    return NULL;
-}
-
-static void no_free(void *user, void *p) {
-    (void)user;
-    free(p);
-}
-
 static void test_alloc_failure(void) {
     float x[6] = {1, 2, 3, 4, 5, 6};
     int64_t d[] = {2, 3};
     fa_rt_tensor tx = rt_view(FA_DT_F32, 2, d, x), out;
-    fa_rt_allocator fal = {no_alloc, no_free, NULL};
+    fa_rt_allocator fal = {rt_no_alloc, rt_no_free, NULL};
     CHECK_ERR(fa_rt_rope(&tx, &tx, &tx, false, &out, &fal), "out of memory");
     CHECK(out.data == NULL);
 }

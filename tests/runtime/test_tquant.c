@@ -11,12 +11,7 @@
 static const fa_rt_allocator *al;
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 11);
-}
+static uint32_t next_u32(void) { return rt_xorshift(&rng); }
 
 static int rand_int(int lo, int hi) { return lo + (int)(next_u32() % (uint32_t)(hi - lo + 1)); }
 static float rand_unit(void) { return (float)next_u32() / 2147483648.0f - 1.0f; }
