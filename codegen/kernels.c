@@ -96,7 +96,8 @@ static fa_status qlinear_kernel(const void *params, const fa_rt_tensor *const *i
     int64_t dims[FA_MAX_RANK];
     memcpy(dims, codes->dims, sizeof dims);
     dims[codes->rank - 1] = c->n;
-    FA_TRY(fa_status_prefix(fa_rt_tensor_alloc_uninit(&outs[0], FA_DT_F32, codes->rank, dims, al), "qlinear"));
+    FA_TRY(fa_status_prefix(fa_rt_tensor_alloc_uninit(&outs[0], FA_DT_F32, codes->rank, dims, al),
+                            "qlinear"));
     uint64_t rows = rows_of(codes);
     if (rows > 0)
         fa_qgemm_run(c->fn, codes->data, scales->data, c->packed.w, c->packed.wscale,
@@ -223,8 +224,10 @@ static fa_status tquant_kernel(const void *params, const fa_rt_tensor *const *in
     memcpy(sdims, x->dims, sizeof sdims);
     sdims[x->rank - 1] = 1;
     const char *op = "transform_quantize";
-    FA_TRY(fa_status_prefix(fa_rt_tensor_alloc_uninit(&outs[0], FA_DT_I8, x->rank, x->dims, al), "%s", op));
-    fa_status s = fa_status_prefix(fa_rt_tensor_alloc_uninit(&outs[1], FA_DT_F32, x->rank, sdims, al), "%s", op);
+    FA_TRY(fa_status_prefix(fa_rt_tensor_alloc_uninit(&outs[0], FA_DT_I8, x->rank, x->dims, al),
+                            "%s", op));
+    fa_status s = fa_status_prefix(
+        fa_rt_tensor_alloc_uninit(&outs[1], FA_DT_F32, x->rank, sdims, al), "%s", op);
     if (s) {
         fa_rt_tensor_free(&outs[0], al);
         return s;

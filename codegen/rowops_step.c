@@ -160,16 +160,6 @@ typedef struct rowop_ctx {
     int64_t axis; /* the node's, for the C kernel */
 } rowop_ctx;
 
-
-static bool same_shape(const fa_rt_tensor *a, const fa_rt_tensor *b) {
-    if (a->rank != b->rank)
-        return false;
-    for (int i = 0; i < a->rank; i++)
-        if (a->dims[i] != b->dims[i])
-            return false;
-    return true;
-}
-
 /* The C kernel of the op (the reference, and its error messages). */
 static fa_status c_kernel(const rowop_ctx *c, const fa_rt_tensor *const *ins, uint32_t nin,
                           fa_rt_tensor *out, const fa_rt_allocator *al) {
@@ -219,7 +209,8 @@ static bool rowop_fits(const rowop_ctx *c, const fa_rt_tensor *const *ins, uint3
         return c->key.d ? x->dims[x->rank - 1] == c->key.d
                         : x->dims[x->rank - 1] >= 1 && x->dims[x->rank - 1] <= FA_ROWOP_D_MAX;
     case FA_ROWOP_SWIGLU:
-        return nin == 2 && ins[1] && ins[1]->dtype == FA_DT_F32 && same_shape(x, ins[1]);
+        return nin == 2 && ins[1] && ins[1]->dtype == FA_DT_F32 &&
+               fa_rt_tensor_same_shape(x, ins[1]);
     case FA_ROWOP_GELU: return true;
     case FA_ROWOP_ROPE: {
         int64_t d = x->rank >= 1 ? x->dims[x->rank - 1] : 0;
@@ -285,8 +276,8 @@ static fa_status rowop_kernel(const void *params, const fa_rt_tensor *const *ins
     if (!rowop_fits(c, ins, nin))
         return c_kernel(c, ins, nin, &outs[0], al);
     const fa_rt_tensor *x = ins[0];
-    FA_TRY(fa_status_prefix(fa_rt_tensor_alloc_uninit(&outs[0], FA_DT_F32, x->rank, x->dims, al), "%s",
-                            fa_rowop_kind_name(c->key.op)));
+    FA_TRY(fa_status_prefix(fa_rt_tensor_alloc_uninit(&outs[0], FA_DT_F32, x->rank, x->dims, al),
+                            "%s", fa_rowop_kind_name(c->key.op)));
     bool rowwise = c->key.op == FA_ROWOP_RMS_NORM || c->key.op == FA_ROWOP_SOFTMAX;
     uint64_t n = 1; /* rows (rms_norm, softmax) or elements: bounded by the allocated bytes */
     for (int i = 0; i < x->rank - rowwise; i++)

@@ -15,22 +15,13 @@ static double sigmoid(double x) {
     return e / (1.0 + e);
 }
 
-static bool same_shape(const fa_rt_tensor *a, const fa_rt_tensor *b) {
-    if (a->rank != b->rank)
-        return false;
-    for (int i = 0; i < a->rank; i++)
-        if (a->dims[i] != b->dims[i])
-            return false;
-    return true;
-}
-
 fa_status fa_rt_swiglu(fa_rt_in g, fa_rt_in u, fa_rt_tensor *out, fa_rt_al al) {
     memset(out, 0, sizeof *out);
     if (g->dtype != FA_DT_F32)
         return fa_rt_err_dtype("swiglu", g->dtype);
     if (u->dtype != FA_DT_F32)
         return fa_rt_err_dtype("swiglu", u->dtype);
-    if (!same_shape(g, u))
+    if (!fa_rt_tensor_same_shape(g, u))
         return fa_rt_err("swiglu", "g and u must have the same shape (no broadcasting)");
     FA_TRY(fa_rt_alloc_out("swiglu", out, FA_DT_F32, g->rank, g->dims, al));
     const float *gp = g->data, *up = u->data;

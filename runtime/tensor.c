@@ -62,6 +62,15 @@ uint64_t fa_rt_tensor_num_elements(const fa_rt_tensor *t) {
     return n;
 }
 
+bool fa_rt_tensor_same_shape(const fa_rt_tensor *a, const fa_rt_tensor *b) {
+    if (a->rank != b->rank)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return false;
+    return true;
+}
+
 fa_status fa_rt_tensor_alloc_uninit(fa_rt_tensor *t, fa_dtype dt, int rank, const int64_t *dims,
                                     const fa_rt_allocator *al) {
     memset(t, 0, sizeof *t);

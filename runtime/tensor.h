@@ -44,6 +44,8 @@ fa_status fa_rt_shape_num_elements(int rank, const int64_t *dims, uint64_t *out_
 fa_status fa_rt_dtype_num_bytes(fa_dtype dt, uint64_t n, uint64_t *out_bytes);
 /* Element count of a well-formed tensor (its shape was checked when it was made). */
 uint64_t fa_rt_tensor_num_elements(const fa_rt_tensor *t);
+/* Whether |a| and |b| have the same rank and dims (dtypes aside). */
+bool fa_rt_tensor_same_shape(const fa_rt_tensor *a, const fa_rt_tensor *b);
 
 /* Allocates a zeroed tensor of |dt| and shape (|rank|, |dims|) from |al| into |*t|. On error
  * |*t| is zeroed and nothing is held. */

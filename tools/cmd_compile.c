@@ -468,7 +468,8 @@ static fa_status run_compile(compile_args *a, const fa_rt_allocator *al) {
     FA_TRY(fa_tool_model_load(a->model, &g));
     fa_pass_ctx ctx = {0};
     fa_status s = fa_pipeline_run(
-        g, "canonicalize,cse,fuse-norms,fuse-linear,fuse-activations,fuse-rope,fold-norms,dce", &ctx);
+        g, "canonicalize,cse,fuse-norms,fuse-linear,fuse-activations,fuse-rope,fold-norms,dce",
+        &ctx);
     uint32_t nin = fa_graph_num_inputs(g);
     fa_tool_dataset data = {0};
     fa_quant_sites sites = {0};

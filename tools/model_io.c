@@ -170,8 +170,8 @@ static fa_status engine_plan(fa_tool_engine_state *e) {
                 "(%u pairs fused), %u left to C kernels; %u row-op steps generated; %.1f MiB "
                 "packed\n",
                 e->opt.threads, st.kernels_compiled, st.kernels_cached, st.kernels_from_disk,
-                st.compile_ms, st.install_ms, st.qlinear_steps, st.tquant_steps, st.fused_pairs, st.c_steps,
-                st.rowop_steps, (double)st.packed_bytes / (1 << 20));
+                st.compile_ms, st.install_ms, st.qlinear_steps, st.tquant_steps, st.fused_pairs,
+                st.c_steps, st.rowop_steps, (double)st.packed_bytes / (1 << 20));
     return FA_OK;
 }
 

@@ -77,8 +77,9 @@ typedef struct fa_tool_engine_options {
 
 /* The engine options' lines for a --help text (descriptions at column 24, as in run). */
 #define FA_TOOL_ENGINE_HELP                                                                        \
-    "  (default)             planned runtime with generated kernels; with FREEACT_KERNEL_CACHE=\n"   \
-    "                        DIR in the environment they are kept in DIR for later runs\n"        \
+    "  (default)             planned runtime with generated kernels; with\n"                       \
+    "                        FREEACT_KERNEL_CACHE=DIR in the environment they are kept in DIR\n"   \
+    "                        for later runs\n"                                                     \
     "  --no-jit              planned runtime with the C kernels only (no code generation)\n"       \
     "  --interp              the reference interpreter (one thread, no plan): the semantic\n"      \
     "                        reference the other engines are tested against\n"                     \

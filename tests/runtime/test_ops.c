@@ -354,7 +354,8 @@ static void test_conv_f32_vs_f64(void) {
         int64_t db[] = {m};
         fa_rt_tensor tx = rt_view(FA_DT_F32, ns + 2, dx, x), tw = rt_view(FA_DT_F32, ns + 2, dw, w);
         fa_rt_tensor tb = rt_view(FA_DT_F32, 1, db, b);
-        fa_rt_tensor txd = rt_view(FA_DT_F64, ns + 2, dx, xd), twd = rt_view(FA_DT_F64, ns + 2, dw, wd);
+        fa_rt_tensor txd = rt_view(FA_DT_F64, ns + 2, dx, xd),
+                     twd = rt_view(FA_DT_F64, ns + 2, dw, wd);
         fa_rt_tensor tbd = rt_view(FA_DT_F64, 1, db, bd), out, outd;
         memset(&out, 0, sizeof out);
         memset(&outd, 0, sizeof outd);
