@@ -477,28 +477,29 @@ static fa_status parse_text(parser *ps, fa_graph **out_graph) {
     return FA_OK;
 }
 
+/* A parser over |len| bytes of |text| at line 1, column 1. */
+static void parser_init(parser *ps, const char *text, size_t len, const char *filename) {
+    memset(ps, 0, sizeof *ps);
+    ps->src = ps->p = text;
+    ps->end = text + len;
+    ps->filename = filename ? filename : "<input>";
+    ps->line = ps->col = 1;
+}
+
 fa_status fa_graph_parse(const char *text, size_t len, const char *filename, const char *base_dir,
                          int line_offset, fa_graph **out_graph) {
     parser ps;
-    memset(&ps, 0, sizeof ps);
-    ps.src = ps.p = text;
-    ps.end = text + len;
-    ps.filename = filename ? filename : "<input>";
+    parser_init(&ps, text, len, filename);
     ps.base_dir = base_dir;
-    ps.line = 1 + line_offset;
-    ps.col = 1;
+    ps.line += line_offset;
     return parse_text(&ps, out_graph);
 }
 
 fa_status fa_graph_parse_blob(const char *text, size_t len, const char *filename,
                               const void *blob, uint64_t blob_len, fa_graph **out_graph) {
     parser ps;
-    memset(&ps, 0, sizeof ps);
-    ps.src = ps.p = text;
-    ps.end = text + len;
-    ps.filename = filename ? filename : "<input>";
+    parser_init(&ps, text, len, filename);
     ps.blob = blob;
     ps.blob_len = blob_len;
-    ps.line = ps.col = 1;
     return parse_text(&ps, out_graph);
 }
